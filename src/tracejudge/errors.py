@@ -1,0 +1,66 @@
+"""Exceptions raised by tracejudge.
+
+One base class with a shallow tree, so callers can catch broadly or precisely::
+
+    TracejudgeError
+    ├── ConfigurationError      bad argument or setting (names the argument)
+    ├── DecodeError             an OTLP payload could not be decoded (nothing was written)
+    ├── StoreError              the store refused or failed an operation
+    │   └── SpanConflict        a re-sent span differs from the stored one
+    └── NotFound
+        ├── TraceNotFound
+        └── SpanNotFound
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "DecodeError",
+    "NotFound",
+    "SpanConflict",
+    "SpanNotFound",
+    "StoreError",
+    "TraceNotFound",
+    "TracejudgeError",
+]
+
+
+class TracejudgeError(Exception):
+    """Base class of every error tracejudge raises on purpose."""
+
+
+class ConfigurationError(TracejudgeError, ValueError):
+    """A bad argument or setting; the message names it."""
+
+
+class DecodeError(TracejudgeError, ValueError):
+    """An OTLP payload (protobuf or JSON) could not be decoded.
+
+    Decoding is all-or-nothing: when this is raised no span of the payload was stored.
+    """
+
+
+class StoreError(TracejudgeError):
+    """The store refused or failed an operation."""
+
+
+class SpanConflict(StoreError):
+    """A span was re-sent with content different from the stored, immutable one."""
+
+    def __init__(self, trace_id: str, span_id: str) -> None:
+        super().__init__(f"span {span_id} of trace {trace_id} was re-sent with different content")
+        self.trace_id = trace_id
+        self.span_id = span_id
+
+
+class NotFound(TracejudgeError, LookupError):
+    """A requested record does not exist."""
+
+
+class TraceNotFound(NotFound):
+    """No trace with this id (in this project)."""
+
+
+class SpanNotFound(NotFound):
+    """No span with this id (in this project)."""

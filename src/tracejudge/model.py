@@ -1,0 +1,255 @@
+"""Canonical records: what every layer of tracejudge passes around.
+
+A :class:`Span` is built once by ingest from whatever convention the app used
+(OpenInference or OTel GenAI) and is never changed afterwards: the store rejects
+updates, and evaluations and annotations are separate records pointing at a span.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+__all__ = [
+    "Evaluation",
+    "EvaluationSource",
+    "Span",
+    "SpanKind",
+    "StatusCode",
+    "Trace",
+    "TraceSummary",
+    "WriteResult",
+    "canonical_bytes",
+    "compute_content_hash",
+]
+
+
+class SpanKind(StrEnum):
+    """What a span did, in OpenInference's vocabulary (GenAI operations map onto it)."""
+
+    AGENT = "AGENT"
+    CHAIN = "CHAIN"
+    LLM = "LLM"
+    RETRIEVER = "RETRIEVER"
+    TOOL = "TOOL"
+    EMBEDDING = "EMBEDDING"
+    RERANKER = "RERANKER"
+    GUARDRAIL = "GUARDRAIL"
+    EVALUATOR = "EVALUATOR"
+    PROMPT = "PROMPT"
+    UNKNOWN = "UNKNOWN"
+
+
+class StatusCode(StrEnum):
+    """OpenTelemetry span status."""
+
+    UNSET = "UNSET"
+    OK = "OK"
+    ERROR = "ERROR"
+
+
+class EvaluationSource(StrEnum):
+    """Where an evaluation record came from."""
+
+    INLINE = "inline"  # evaluate(..., trace_eval=True) or an in-line feedback attribute/event
+    TASK = "task"  # an eval task over stored spans
+    IMPORT = "import"  # posted through the API or imported from a file
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One span, normalized; immutable once built.
+
+    ``attributes``, ``events``, ``links``, ``resource`` and ``scope`` hold everything
+    exactly as sent (flat dotted attribute keys). The derived fields (``input`` ...
+    ``tags``) are computed from them by ingest for fast filtering and display.
+    """
+
+    trace_id: str  # 32 lowercase hex
+    span_id: str  # 16 lowercase hex
+    parent_span_id: str | None
+    project: str
+    name: str
+    kind: str  # a SpanKind value
+    status: str  # a StatusCode value
+    status_message: str | None
+    start_ns: int
+    end_ns: int
+    attributes: dict[str, Any] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)  # {name, time_ns, attributes}
+    links: list[dict[str, Any]] = field(default_factory=list)  # {trace_id, span_id, attributes}
+    resource: dict[str, Any] = field(default_factory=dict)
+    scope: dict[str, Any] = field(default_factory=dict)  # {name, version}
+    # Derived, for filtering and display.
+    input: str | None = None
+    output: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    session_id: str | None = None
+    user_id: str | None = None
+    tags: tuple[str, ...] = ()
+    # Bookkeeping, set by the store.
+    content_hash: str = ""
+    ingest_seq: int | None = None
+    ingested_at_ns: int | None = None
+
+    @property
+    def latency_ms(self) -> float:
+        return (self.end_ns - self.start_ns) / 1e6
+
+    @property
+    def is_root(self) -> bool:
+        return self.parent_span_id is None
+
+
+def canonical_bytes(span: Span) -> bytes:
+    """The bytes ``content_hash`` is taken over: the raw span as sent, keys sorted.
+
+    Derived fields are left out on purpose: they are a pure function of these, so a
+    better normalizer in a later release does not invalidate stored hashes.
+    """
+    return orjson.dumps(
+        {
+            "trace_id": span.trace_id,
+            "span_id": span.span_id,
+            "parent_span_id": span.parent_span_id,
+            "project": span.project,
+            "name": span.name,
+            "kind": span.kind,
+            "status": span.status,
+            "status_message": span.status_message,
+            "start_ns": span.start_ns,
+            "end_ns": span.end_ns,
+            "attributes": span.attributes,
+            "events": span.events,
+            "links": span.links,
+            "resource": span.resource,
+            "scope": span.scope,
+        },
+        option=orjson.OPT_SORT_KEYS,
+    )
+
+
+def compute_content_hash(span: Span) -> str:
+    """sha256 (hex) of :func:`canonical_bytes`."""
+    return hashlib.sha256(canonical_bytes(span)).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """A score attached to a span. Never edits the span; a new record each time."""
+
+    id: str
+    trace_id: str
+    span_id: str
+    project: str
+    name: str
+    score: float | None = None
+    label: str | None = None
+    explanation: str | None = None
+    evaluator: str | None = None  # "name@version"
+    source: str = EvaluationSource.INLINE
+    task_id: str | None = None
+    judge_model: str | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+    created_at_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TraceSummary:
+    """One row of the trace list: what a reviewer scans before opening a trace."""
+
+    trace_id: str
+    project: str
+    root_span_id: str | None  # None while the root has not arrived
+    name: str | None
+    input_preview: str | None
+    output_preview: str | None
+    start_ns: int
+    end_ns: int
+    status: str
+    span_count: int
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def latency_ms(self) -> float:
+        return (self.end_ns - self.start_ns) / 1e6
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class Trace:
+    """All stored spans of one trace, as a tree.
+
+    Spans whose parent has not arrived (yet) are *orphans*: they are listed among
+    :attr:`roots` so nothing is hidden while a trace is still arriving.
+    """
+
+    trace_id: str
+    spans: tuple[Span, ...]
+
+    def __post_init__(self) -> None:
+        by_id = {s.span_id: s for s in self.spans}
+        children: dict[str | None, list[Span]] = {}
+        for s in sorted(self.spans, key=lambda s: (s.start_ns, s.span_id)):
+            parent = s.parent_span_id if s.parent_span_id in by_id else None
+            children.setdefault(parent, []).append(s)
+        object.__setattr__(self, "_by_id", by_id)
+        object.__setattr__(self, "_children", children)
+
+    @property
+    def roots(self) -> list[Span]:
+        """Top-level spans in start order: the true root first if any, then orphans."""
+        tops: list[Span] = self._children.get(None, [])  # type: ignore[attr-defined]
+        return sorted(tops, key=lambda s: (not s.is_root, s.start_ns, s.span_id))
+
+    @property
+    def root(self) -> Span | None:
+        """The span without a parent, or None while it has not arrived."""
+        return next((s for s in self.spans if s.is_root), None)
+
+    @property
+    def orphans(self) -> list[Span]:
+        """Spans whose parent is not (yet) in the store."""
+        return [s for s in self.roots if not s.is_root]
+
+    def span(self, span_id: str) -> Span:
+        return self._by_id[span_id]  # type: ignore[attr-defined,no-any-return]
+
+    def children(self, span: Span | str) -> list[Span]:
+        """Direct children in start order."""
+        span_id = span if isinstance(span, str) else span.span_id
+        return list(self._children.get(span_id, []))  # type: ignore[attr-defined]
+
+    def walk(self) -> Iterator[tuple[int, Span]]:
+        """Depth-first over the tree in start order, yielding ``(depth, span)``."""
+        stack = [(0, s) for s in reversed(self.roots)]
+        while stack:
+            depth, s = stack.pop()
+            yield depth, s
+            stack.extend((depth + 1, c) for c in reversed(self.children(s)))
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What one write did. Re-sent identical spans are no-ops, not errors."""
+
+    inserted: int = 0
+    duplicates: int = 0
+    conflicts: tuple[tuple[str, str], ...] = ()  # (trace_id, span_id) re-sent with other content
+    evaluations: int = 0

@@ -1,0 +1,87 @@
+"""The ``Store`` protocol: the only way tracejudge reads and writes records.
+
+Implementations: :mod:`tracejudge.store.sqlite` (embedded default). Every method may
+block on I/O; none of them is called on the host application's thread by the capture
+SDK (the exporter runs on the batch processor's worker thread).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from tracejudge.model import Evaluation, Span, TraceSummary, WriteResult
+
+__all__ = ["Store", "VerifyReport"]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """Result of recomputing every span's content hash."""
+
+    checked: int = 0
+    mismatches: tuple[tuple[int, str, str], ...] = field(default=())  # (ingest_seq, trace, span)
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Write-once storage of spans plus append-only evaluations."""
+
+    def write(self, spans: Sequence[Span], evaluations: Sequence[Evaluation] = ()) -> WriteResult:
+        """Store spans and evaluations in one transaction (all or nothing).
+
+        Spans already stored with the same content hash are skipped (``duplicates``);
+        spans already stored with a different hash keep the first version and are
+        reported in ``conflicts``. Evaluations with an id already stored are skipped.
+        Returns once the transaction is committed (durable).
+        """
+        ...
+
+    def trace_spans(self, trace_id: str, project: str | None = None) -> list[Span]:
+        """All spans of a trace (any order); empty if unknown."""
+        ...
+
+    def span(self, span_id: str, project: str | None = None) -> Span | None:
+        """One span by id, or None."""
+        ...
+
+    def list_traces(
+        self, project: str, *, limit: int = 50, before: int | None = None
+    ) -> list[TraceSummary]:
+        """Traces of a project, newest start first; ``before`` is a start_ns cursor."""
+        ...
+
+    def list_spans(
+        self,
+        project: str | None = None,
+        *,
+        kind: str | None = None,
+        trace_id: str | None = None,
+        limit: int = 100,
+        after_seq: int | None = None,
+    ) -> list[Span]:
+        """Spans in ingest order (``ingest_seq`` ascending), after a cursor."""
+        ...
+
+    def evaluations(
+        self, *, span_id: str | None = None, trace_id: str | None = None
+    ) -> list[Evaluation]:
+        """Evaluations of one span or of every span of a trace, oldest first."""
+        ...
+
+    def projects(self) -> list[str]:
+        """Project names that have at least one span."""
+        ...
+
+    def verify(self) -> VerifyReport:
+        """Recompute every span's content hash from its stored columns."""
+        ...
+
+    def close(self) -> None:
+        """Release connections. Idempotent."""
+        ...
