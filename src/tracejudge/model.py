@@ -75,7 +75,7 @@ class Span:
     parent_span_id: str | None
     project: str
     name: str
-    kind: str  # a SpanKind value
+    kind: str  # a SpanKind value (derived from the attributes)
     status: str  # a StatusCode value
     status_message: str | None
     start_ns: int
@@ -85,6 +85,7 @@ class Span:
     links: list[dict[str, Any]] = field(default_factory=list)  # {trace_id, span_id, attributes}
     resource: dict[str, Any] = field(default_factory=dict)
     scope: dict[str, Any] = field(default_factory=dict)  # {name, version}
+    otel_kind: str = "INTERNAL"  # OTLP SpanKind as sent: INTERNAL, SERVER, CLIENT, ...
     # Derived, for filtering and display.
     input: str | None = None
     output: str | None = None
@@ -122,7 +123,7 @@ def canonical_bytes(span: Span) -> bytes:
             "parent_span_id": span.parent_span_id,
             "project": span.project,
             "name": span.name,
-            "kind": span.kind,
+            "otel_kind": span.otel_kind,
             "status": span.status,
             "status_message": span.status_message,
             "start_ns": span.start_ns,
