@@ -1,0 +1,147 @@
+"""The demo app itself: a small RAG + tool-calling support assistant on the ``openai`` SDK.
+
+It is written the way a user would instrument their own app: the model calls are
+recorded by the OpenInference openai instrumentor (``register(auto_instrument=True)``),
+and our ``span`` context manager adds the agent root, the retriever with its documents
+and the tool with its arguments and result. One question is one trace::
+
+    support_agent (AGENT)
+    ├── retrieve_articles (RETRIEVER)
+    ├── ChatCompletion (LLM)          first call, offered the tool
+    ├── get_order_status (TOOL)       only if the model asked for it
+    └── ChatCompletion (LLM)          second call, with the tool result
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from openai import OpenAI, OpenAIError
+
+from tracejudge.capture import span
+from tracejudge.demo.corpus import DOCUMENTS
+from tracejudge.demo.prompt import build_system_prompt
+from tracejudge.demo.retriever import BM25Retriever
+from tracejudge.demo.tools import ORDER_STATUS_TOOL, OrderBook, ToolError
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletion, ChatCompletionMessageToolCall
+
+__all__ = ["FALLBACK_ANSWER", "Answer", "SupportAssistant"]
+
+_TOOL_NAME = ORDER_STATUS_TOOL["function"]["name"]
+_TOOL_DESCRIPTION = ORDER_STATUS_TOOL["function"]["description"]
+
+
+FALLBACK_ANSWER = "Sorry, I can't answer right now; please try again later."
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The assistant's reply and the trace that recorded how it was produced."""
+
+    text: str
+    trace_id: str
+    error: str | None = None  # set when the model endpoint failed and the fallback was sent
+
+
+class SupportAssistant:
+    """Answers customer questions from the help center and the order table.
+
+    Example::
+
+        assistant = SupportAssistant(OpenAI(base_url=..., api_key=...), model="gpt-4o-mini")
+        answer = assistant.ask("Where is my order TH-1042?")
+
+    Errors from the model endpoint propagate (the AGENT span records them); a failing
+    tool does not: its TOOL span is marked ERROR and the error is shown to the model.
+    """
+
+    def __init__(
+        self,
+        client: OpenAI,
+        *,
+        model: str,
+        retriever: BM25Retriever | None = None,
+        orders: OrderBook | None = None,
+        top_k: int = 3,
+    ) -> None:
+        self._client = client
+        self._model = model
+        self._retriever = retriever or BM25Retriever(DOCUMENTS)
+        self._orders = orders or OrderBook()
+        self._top_k = top_k
+
+    def ask(self, question: str) -> Answer:
+        """Answer one question; everything it does is one trace rooted at an AGENT span.
+
+        A failing model endpoint does not raise: like a real support bot the assistant
+        replies with :data:`FALLBACK_ANSWER`, and the AGENT span is marked ERROR.
+        """
+        with span("support_agent", kind="AGENT") as root:
+            root.set_input(question)
+            trace_id = format(root.otel_span.get_span_context().trace_id, "032x")
+            try:
+                text = self._answer(question)
+            except OpenAIError as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                root.set_status_error(error)
+                root.set_output(FALLBACK_ANSWER)
+                return Answer(FALLBACK_ANSWER, trace_id, error)
+            root.set_output(text)
+        return Answer(text, trace_id)
+
+    def _answer(self, question: str) -> str:
+        """Retrieve, ask the model, run the tool it asks for, ask again with the result."""
+        messages: list[dict[str, Any]] = [
+            {"role": "system", "content": build_system_prompt(self._retrieve(question))},
+            {"role": "user", "content": question},
+        ]
+        message = self._complete(messages).choices[0].message
+        if message.tool_calls:
+            messages.append(message.model_dump(exclude_none=True))
+            for call in message.tool_calls:
+                messages.append(
+                    {"role": "tool", "tool_call_id": call.id, "content": self._call_tool(call)}
+                )
+            message = self._complete(messages).choices[0].message
+        return message.content or ""
+
+    def _retrieve(self, question: str) -> list[Any]:
+        """BM25 search, recorded as a RETRIEVER span with ids, contents and scores."""
+        with span("retrieve_articles", kind="RETRIEVER") as s:
+            s.set_input(question)
+            hits = self._retriever.search(question, k=self._top_k)
+            s.set_documents(
+                [
+                    {"id": h.document.id, "content": h.document.content, "score": h.score}
+                    for h in hits
+                ]
+            )
+        return [h.document for h in hits]
+
+    def _complete(self, messages: list[dict[str, Any]]) -> ChatCompletion:
+        """One chat-completions call (the instrumentor records it as an LLM span)."""
+        return self._client.chat.completions.create(
+            model=self._model,
+            messages=messages,  # type: ignore[arg-type]
+            tools=[ORDER_STATUS_TOOL],  # type: ignore[list-item]
+            temperature=0,
+        )
+
+    def _call_tool(self, call: ChatCompletionMessageToolCall) -> str:
+        """Run the tool the model asked for; returns the JSON result or error for the model."""
+        name = call.function.name
+        try:
+            with span(name, kind="TOOL") as s:
+                s.set_tool(name, arguments=call.function.arguments, description=_TOOL_DESCRIPTION)
+                if name != _TOOL_NAME:
+                    raise ToolError(f"unknown tool {name!r}")
+                arguments = json.loads(call.function.arguments)
+                result = self._orders.get_order_status(str(arguments["order_id"]))
+                s.set_output(result)
+        except (ToolError, KeyError, TypeError, ValueError) as exc:
+            return json.dumps({"error": str(exc)})
+        return json.dumps(result)

@@ -1,0 +1,172 @@
+"""Run the demo assistant end to end: endpoint, capture, questions, flush, read back.
+
+This is what ``tracejudge demo`` calls. It decides which model to talk to (a configured
+OpenAI-compatible endpoint, or the bundled offline demo model on 127.0.0.1), registers
+capture into the embedded store, asks the questions inside their user sessions, flushes,
+and reads the stored trace summaries back through the public :class:`~tracejudge.client.Client`
+so what it reports is what was durably written, not what it meant to write.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from openai import OpenAI
+
+from tracejudge.capture import flush, register, using_session, using_user
+from tracejudge.client import Client
+from tracejudge.demo.assistant import SupportAssistant
+from tracejudge.demo.questions import QUESTIONS, Question
+from tracejudge.demo.responder import demo_responder
+from tracejudge.errors import ConfigurationError, TracejudgeError
+from tracejudge.model import TraceSummary
+from tracejudge.store import default_db_path
+from tracejudge.testing.openai_server import OpenAIServer
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "DEMO_PROJECT",
+    "OFFLINE_MODEL",
+    "DemoError",
+    "DemoResult",
+    "DemoRun",
+    "Endpoint",
+    "resolve_endpoint",
+    "run_demo",
+]
+
+DEMO_PROJECT = "demo"
+DEFAULT_MODEL = "gpt-4o-mini"
+OFFLINE_MODEL = "tracejudge-demo-model"
+_FLUSH_TIMEOUT_S = 30.0
+
+
+class DemoError(TracejudgeError):
+    """The demo could not store its traces (the message says what to do)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where the demo's model calls go."""
+
+    base_url: str | None  # None: the openai SDK's default (api.openai.com)
+    api_key: str
+    model: str
+    offline: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    """One question's outcome; ``error`` is set when the model endpoint failed."""
+
+    question: Question
+    answer: str
+    trace_id: str
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DemoRun:
+    """What a demo run did and where its data is."""
+
+    db_path: Path
+    project: str
+    endpoint: Endpoint
+    results: tuple[DemoResult, ...]
+    traces: tuple[TraceSummary, ...]  # as stored, in question order
+
+    @property
+    def failed(self) -> bool:
+        """True when every model call failed (nothing useful was demonstrated)."""
+        return all(r.error for r in self.results)
+
+
+def resolve_endpoint(env: Mapping[str, str]) -> Endpoint | None:
+    """The configured endpoint from ``OPENAI_BASE_URL``/``OPENAI_API_KEY``; None means offline.
+
+    ``TRACEJUDGE_DEMO_MODEL`` names the model (default ``gpt-4o-mini``). A base URL without
+    a key is fine for local servers (vLLM, Ollama) that ignore it.
+    """
+    base_url = env.get("OPENAI_BASE_URL") or None
+    api_key = env.get("OPENAI_API_KEY") or None
+    if base_url is None and api_key is None:
+        return None
+    model = env.get("TRACEJUDGE_DEMO_MODEL") or DEFAULT_MODEL
+    return Endpoint(base_url=base_url, api_key=api_key or "unused", model=model)
+
+
+def run_demo(
+    db: str | os.PathLike[str] | None = None,
+    *,
+    questions: int | None = None,
+    project: str = DEMO_PROJECT,
+    env: Mapping[str, str] | None = None,
+) -> DemoRun:
+    """Ask the demo questions, store one trace per question, and read the summaries back.
+
+    Parameters:
+        db: SQLite file for the traces (default ``$TRACEJUDGE_HOME/tracejudge.db``).
+        questions: how many questions to ask (default all; more than there are cycles).
+        project: project name the traces are stored under.
+        env: environment to read the endpoint from (default ``os.environ``).
+
+    Side effects: registers tracejudge capture (with ``auto_instrument=True``) as the
+    current tracer provider, and with no endpoint configured starts the offline demo
+    model on 127.0.0.1 for the duration of the run.
+
+    Raises:
+        ConfigurationError: ``questions`` is below 1.
+        DemoError: the spans could not be flushed to the store in time.
+    """
+    if questions is not None and questions < 1:
+        raise ConfigurationError(f"questions: must be at least 1, got {questions}")
+    selected = list(itertools.islice(itertools.cycle(QUESTIONS), questions or len(QUESTIONS)))
+    db_path = Path(db) if db is not None else default_db_path()
+    endpoint = resolve_endpoint(os.environ if env is None else env)
+    with ExitStack() as stack:
+        if endpoint is None:
+            server = stack.enter_context(OpenAIServer(demo_responder, model=OFFLINE_MODEL))
+            endpoint = Endpoint(server.base_url, "offline", OFFLINE_MODEL, offline=True)
+        register(project=project, db=db_path, auto_instrument=True)
+        assistant = SupportAssistant(_openai_client(endpoint), model=endpoint.model)
+        results = tuple(_ask(assistant, q) for q in selected)
+        if not flush(timeout_s=_FLUSH_TIMEOUT_S):
+            raise DemoError(f"timed out after {_FLUSH_TIMEOUT_S:.0f}s writing traces to {db_path}")
+    return DemoRun(
+        db_path=db_path,
+        project=project,
+        endpoint=endpoint,
+        results=results,
+        traces=_stored_summaries(db_path, project, [r.trace_id for r in results]),
+    )
+
+
+def _openai_client(endpoint: Endpoint) -> OpenAI:
+    """An ``openai.OpenAI`` client for the endpoint; one retry, then the fallback answer."""
+    return OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=1, timeout=60)
+
+
+def _ask(assistant: SupportAssistant, question: Question) -> DemoResult:
+    """One question inside its user's session, so every span carries session and user ids."""
+    with using_session(question.session_id), using_user(question.user_id):
+        answer = assistant.ask(question.text)
+    return DemoResult(question, answer.text, answer.trace_id, answer.error)
+
+
+def _stored_summaries(
+    db_path: Path, project: str, trace_ids: list[str]
+) -> tuple[TraceSummary, ...]:
+    """The stored summaries of this run's traces, in question order.
+
+    The run's traces are the project's newest, so one newest-first page holds them
+    (with room for traces another process wrote meanwhile).
+    """
+    with Client(db_path) as client:
+        page = client.traces(project, limit=2 * len(trace_ids) + 50)
+    found = {t.trace_id: t for t in page}
+    return tuple(found[t] for t in trace_ids if t in found)
