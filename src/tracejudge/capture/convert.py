@@ -1,0 +1,90 @@
+"""``ReadableSpan`` -> ``RawSpan``: the in-process twin of OTLP decoding.
+
+The output must equal what :mod:`tracejudge.ingest.otlp` decodes from the OTLP protobuf of
+the same span, so both paths store the same content hash: hex ids, tuples as lists, enum
+names, an empty status message as None, scope as ``{name, version}``.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanContext
+
+from tracejudge.ingest.raw import RawSpan
+
+__all__ = ["attributes_dict", "to_raw_span"]
+
+
+def _plain(value: Any) -> Any:
+    """Attribute value as plain JSON types (the SDK stores sequences as tuples)."""
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, bytes):  # not a valid OTel attribute, but be lenient
+        return base64.b64encode(value).decode()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def attributes_dict(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A plain dict copy of an SDK attribute mapping."""
+    if not attributes:
+        return {}
+    return {
+        k: (v if not isinstance(v, tuple | list | bytes) else _plain(v))
+        for k, v in attributes.items()
+    }
+
+
+def _hex_trace(ctx: SpanContext) -> str:
+    return f"{ctx.trace_id:032x}"
+
+
+def _hex_span(ctx: SpanContext) -> str:
+    return f"{ctx.span_id:016x}"
+
+
+def to_raw_span(span: ReadableSpan) -> RawSpan:
+    """Convert one finished SDK span; raises only on a span without a context."""
+    ctx = span.context
+    if ctx is None:
+        raise ValueError(f"span {span.name!r} has no span context")
+    parent = span.parent
+    status = span.status
+    scope = span.instrumentation_scope
+    return RawSpan(
+        trace_id=_hex_trace(ctx),
+        span_id=_hex_span(ctx),
+        parent_span_id=_hex_span(parent) if parent is not None and parent.span_id else None,
+        name=span.name,
+        otel_kind=span.kind.name,
+        status_code=status.status_code.name,
+        status_message=status.description or None,
+        start_ns=span.start_time or 0,
+        end_ns=span.end_time or 0,
+        attributes=attributes_dict(span.attributes),
+        events=[
+            {
+                "name": e.name,
+                "time_ns": e.timestamp,
+                "attributes": attributes_dict(e.attributes),
+            }
+            for e in span.events
+        ],
+        links=[
+            {
+                "trace_id": _hex_trace(link.context),
+                "span_id": _hex_span(link.context),
+                "attributes": attributes_dict(link.attributes),
+            }
+            for link in span.links
+        ],
+        resource=attributes_dict(span.resource.attributes),
+        scope={"name": scope.name, "version": scope.version or None}
+        if scope is not None
+        else {"name": "", "version": None},
+    )
