@@ -25,7 +25,7 @@ from tracejudge.demo.questions import QUESTIONS, Question
 from tracejudge.demo.responder import demo_responder
 from tracejudge.errors import ConfigurationError, TracejudgeError
 from tracejudge.model import TraceSummary
-from tracejudge.store import default_db_path
+from tracejudge.store import resolve_sqlite_path
 from tracejudge.testing.openai_server import OpenAIServer
 
 __all__ = [
@@ -126,7 +126,7 @@ def run_demo(
     if questions is not None and questions < 1:
         raise ConfigurationError(f"questions: must be at least 1, got {questions}")
     selected = list(itertools.islice(itertools.cycle(QUESTIONS), questions or len(QUESTIONS)))
-    db_path = Path(db) if db is not None else default_db_path()
+    db_path = resolve_sqlite_path(db)
     endpoint = resolve_endpoint(os.environ if env is None else env)
     with ExitStack() as stack:
         if endpoint is None:

@@ -1,0 +1,250 @@
+"""The ``tracejudge`` command line: thin Typer commands over the library.
+
+Each command parses its arguments, calls one library entry point and renders the result
+with Rich. A :class:`~tracejudge.errors.TracejudgeError` (a user error: bad file, bad
+path, missing trace) is translated once, in :func:`_user_errors`, into a one-line message
+on stderr and exit code 1, never a traceback. Heavy imports (the openai SDK, the ingest
+decoders) happen inside the commands that need them, so ``tracejudge version`` is quick.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from tracejudge.errors import TracejudgeError
+from tracejudge.model import StatusCode, TraceSummary
+
+__all__ = ["app", "main", "trace_table"]
+
+app = typer.Typer(
+    name="tracejudge",
+    help="Trace-native evaluation for LLM applications.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="SQLite file or sqlite:/// URL [default: $TRACEJUDGE_HOME/tracejudge.db]",
+        show_default=False,
+    ),
+]
+_PREVIEW_CHARS = 60
+
+
+def _console(*, stderr: bool = False) -> Console:
+    """A Rich console; tables keep their full width when output is not a terminal."""
+    return Console(stderr=stderr, soft_wrap=False)
+
+
+def _fail(message: str) -> NoReturn:
+    """Print ``Error: <message>`` on stderr and exit 1 (no traceback: a user error)."""
+    _console(stderr=True).print(f"[bold red]Error:[/] {escape(message)}")
+    raise typer.Exit(1)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Translate a TracejudgeError raised inside into :func:`_fail`."""
+    try:
+        yield
+    except TracejudgeError as exc:
+        _fail(str(exc))
+
+
+def _existing_db(db: str | None) -> Path:
+    """The database a read command opens; it must exist (reading never creates one)."""
+    from tracejudge.store import resolve_sqlite_path
+
+    with _user_errors():
+        path = resolve_sqlite_path(db)
+    if not path.is_file():
+        _fail(f"no tracejudge database at {path} (run `tracejudge demo` or ingest traces first)")
+    return path
+
+
+def _preview(text: str | None) -> str:
+    if not text:
+        return ""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _PREVIEW_CHARS else flat[: _PREVIEW_CHARS - 1] + "…"
+
+
+def _status_cell(status: str) -> str:
+    return "[red]ERROR[/]" if status == StatusCode.ERROR else f"[green]{escape(status)}[/]"
+
+
+def trace_table(
+    summaries: Sequence[TraceSummary],
+    *,
+    title: str,
+    input_label: str = "input",
+    output_label: str = "output",
+    show_project: bool = False,
+) -> Table:
+    """A Rich table of trace summaries, one row per trace (shared by ``demo`` and ``traces``)."""
+    table = Table(title=title, title_justify="left", expand=False)
+    table.add_column("trace", style="cyan", no_wrap=True)
+    if show_project:
+        table.add_column("project", no_wrap=True)
+    table.add_column("started", no_wrap=True)
+    table.add_column(input_label, overflow="fold")
+    table.add_column(output_label, overflow="fold")
+    table.add_column("spans", justify="right")
+    table.add_column("latency", justify="right", no_wrap=True)
+    table.add_column("tokens", justify="right")
+    table.add_column("status", no_wrap=True)
+    for t in summaries:
+        started = datetime.fromtimestamp(t.start_ns / 1e9).strftime("%Y-%m-%d %H:%M:%S")
+        row = [t.trace_id, *([t.project] if show_project else []), started]
+        row += [escape(_preview(t.input_preview)), escape(_preview(t.output_preview))]
+        row += [str(t.span_count), f"{t.latency_ms:,.0f} ms", f"{t.total_tokens:,}"]
+        table.add_row(*row, _status_cell(t.status))
+    return table
+
+
+@app.command()
+def demo(
+    db: DbOption = None,
+    questions: Annotated[
+        int | None,
+        typer.Option(min=1, help="How many questions to ask [default: all 20]", show_default=False),
+    ] = None,
+) -> None:
+    """Run the demo support assistant, store its traces and print a summary.
+
+    Uses OPENAI_BASE_URL / OPENAI_API_KEY (model: TRACEJUDGE_DEMO_MODEL, default gpt-4o-mini)
+    when set; otherwise a bundled deterministic demo model on 127.0.0.1 (no network).
+    """
+    from tracejudge.demo import run_demo
+
+    console = _console()
+    with _user_errors():
+        run = run_demo(db, questions=questions)
+    endpoint = run.endpoint
+    if endpoint.offline:
+        console.print(
+            f"[yellow]Offline demo model[/] ([bold]{endpoint.model}[/], deterministic, served on "
+            f"{endpoint.base_url}). Set OPENAI_BASE_URL / OPENAI_API_KEY to use a real model."
+        )
+    else:
+        where = endpoint.base_url or "api.openai.com"
+        console.print(f"Model [bold]{escape(endpoint.model)}[/] at {escape(where)}")
+    console.print(
+        trace_table(
+            run.traces,
+            title=f"{len(run.traces)} demo traces (project {run.project!r})",
+            input_label="question",
+            output_label="answer",
+        )
+    )
+    failures = [r for r in run.results if r.error]
+    for r in failures[:3]:
+        console.print(f"[red]model call failed:[/] {escape(r.error or '')}")
+    console.print(f"Traces stored in [bold]{run.db_path}[/]")
+    db_arg = "" if db is None else f" --db {db}"
+    console.print(f"List them with: tracejudge traces --project {run.project}{db_arg}")
+    if run.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def ingest(
+    files: Annotated[
+        list[Path],
+        typer.Argument(exists=True, dir_okay=False, readable=True, help="OTLP .pb/.json[.gz]"),
+    ],
+    project: Annotated[str, typer.Option("--project", "-p", help="Project to store under")],
+    db: DbOption = None,
+) -> None:
+    """Ingest OTLP trace files (protobuf .pb or OTLP/JSON .json, optionally .gz).
+
+    Each file is decoded in full before anything is written, so a bad file writes nothing;
+    the command stops at the first bad file and exits 1.
+    """
+    from tracejudge.ingest.pipeline import ingest_file
+
+    from tracejudge.store import open_store
+
+    console = _console()
+    with _user_errors():
+        store = open_store(db)
+        try:
+            for path in files:
+                try:
+                    result = ingest_file(store, path, project=project)
+                except TracejudgeError as exc:
+                    _fail(f"{path}: {exc}")
+                console.print(
+                    f"{escape(str(path))}: {result.inserted} inserted, "
+                    f"{result.duplicates} duplicates, {len(result.conflicts)} conflicts"
+                )
+        finally:
+            store.close()
+
+
+@app.command()
+def verify(db: DbOption = None) -> None:
+    """Recompute every span's content hash; exit 1 listing the spans that do not match."""
+    from tracejudge.client import Client
+
+    console = _console()
+    path = _existing_db(db)
+    with _user_errors(), Client(path) as client:
+        report = client.verify()
+    if report.ok:
+        console.print(f"[green]OK[/]: {report.checked:,} spans checked, all hashes match")
+        return
+    err = _console(stderr=True)
+    err.print(f"[bold red]{len(report.mismatches)} of {report.checked:,} spans do not match:[/]")
+    for seq, trace_id, span_id in report.mismatches:
+        err.print(f"  span {span_id} (trace {trace_id}, ingest_seq {seq})")
+    raise typer.Exit(1)
+
+
+@app.command()
+def traces(
+    project: Annotated[
+        str | None,
+        typer.Option("--project", "-p", help="Project [default: all projects]", show_default=False),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many traces, newest first")] = 20,
+    db: DbOption = None,
+) -> None:
+    """List the newest traces (of one project, or of all projects)."""
+    from tracejudge.client import Client
+
+    path = _existing_db(db)
+    with _user_errors(), Client(path) as client:
+        projects = [project] if project else client.projects()
+        pages = [client.traces(p, limit=limit) for p in projects]
+    newest = list(heapq.merge(*pages, key=lambda t: -t.start_ns))[:limit]
+    where = f"project {project!r}" if project else f"{len(projects)} project(s)"
+    _console().print(
+        trace_table(newest, title=f"{len(newest)} traces, {where}", show_project=not project)
+    )
+
+
+@app.command()
+def version() -> None:
+    """Print the installed tracejudge version."""
+    typer.echo(f"tracejudge {metadata.version('tracejudge')}")
+
+
+def main() -> None:
+    """Console-script entry point (``tracejudge``)."""
+    app()
