@@ -1,0 +1,124 @@
+"""The app factory: one FastAPI app around a store (OTLP receiver + REST API).
+
+``create_app(store, settings)`` builds everything from its arguments (no engine made at
+import time), so tests and ``tracejudge serve`` assemble the same app. Errors are
+translated once, here: the REST API answers ``{"detail": ...}`` JSON, the OTLP receiver a
+``google.rpc.Status`` in the request's encoding, as the OTLP/HTTP spec asks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import orjson
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from google.rpc.status_pb2 import Status
+
+from tracejudge.errors import ConfigurationError, TracejudgeError
+from tracejudge.keys import KeyStore
+from tracejudge.server.errors import ApiError, status_for
+from tracejudge.server.ingest_queue import IngestQueue
+from tracejudge.server.routes import evaluations, health, otlp, projects, spans, traces
+from tracejudge.server.settings import Settings
+from tracejudge.store.base import Store
+from tracejudge.store.keys import SQLiteKeyStore
+
+__all__ = ["API_PREFIX", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+# google.rpc.Code for the statuses the receiver answers with.
+_GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 413: 8, 415: 3, 429: 8, 503: 14}
+
+
+def create_app(
+    store: Store, settings: Settings | None = None, *, keys: KeyStore | None = None
+) -> FastAPI:
+    """Build the server app over ``store``.
+
+    Example::
+
+        app = create_app(open_store("traces.db"), Settings(max_body_bytes=8 << 20))
+        uvicorn.run(app, host="127.0.0.1", port=6464)
+
+    :param keys: where API keys live; defaults to the ``api_keys`` table of the store's
+        SQLite file (``store.path``).
+    :raises ConfigurationError: no ``keys`` given and the store has no file path.
+
+    The single writer thread starts here; it is stopped (after committing what is queued)
+    when the app's lifespan ends.
+    """
+    settings = settings or Settings()
+    if keys is None:
+        path = getattr(store, "path", None)
+        if path is None:
+            raise ConfigurationError("keys: required for a store without a file path")
+        keys = SQLiteKeyStore(path)
+    queue = IngestQueue(
+        store, max_spans=settings.queue_max_spans, write_batch_spans=settings.write_batch_spans
+    )
+    queue.start()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await run_in_threadpool(queue.close)
+
+    app = FastAPI(
+        title="tracejudge",
+        summary="Trace-native evaluation for LLM applications: OTLP receiver and REST API.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.store = store
+    app.state.settings = settings
+    app.state.keys = keys
+    app.state.queue = queue
+    app.state.inflight = 0  # export requests being read/decoded (event loop only)
+
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (projects, traces, spans, evaluations):
+        api.include_router(module.router)
+    app.include_router(health.router)
+    app.include_router(otlp.router)
+    app.include_router(api)
+    app.add_exception_handler(TracejudgeError, _handle_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _handle_unexpected)
+    return app
+
+
+def _error_response(
+    request: Request, status: int, message: str, headers: dict[str, str]
+) -> Response:
+    """An error body shaped for the caller: OTLP ``Status`` or REST ``{"detail": ...}``."""
+    if request.url.path == "/v1/traces":
+        code = _GRPC_CODES.get(status, 13)
+        if "json" in request.headers.get("content-type", ""):
+            body = orjson.dumps({"code": code, "message": message})
+            return Response(body, status, headers, media_type="application/json")
+        body = Status(code=code, message=message).SerializeToString()
+        return Response(body, status, headers, media_type=otlp.PROTOBUF)
+    return Response(
+        orjson.dumps({"detail": message}), status, headers, media_type="application/json"
+    )
+
+
+async def _handle_error(request: Request, exc: TracejudgeError) -> Response:
+    status = status_for(exc)
+    headers = dict(exc.headers) if isinstance(exc, ApiError) else {}
+    if status == 503:
+        headers.setdefault("Retry-After", str(request.app.state.settings.retry_after_s))
+        logger.warning("%s %s: 503: %s", request.method, request.url.path, exc)
+    elif status >= 500:
+        logger.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return _error_response(request, status, str(exc), headers)
+
+
+async def _handle_unexpected(request: Request, exc: Exception) -> Response:
+    logger.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return _error_response(request, 500, "internal server error", {})
