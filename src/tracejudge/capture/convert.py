@@ -2,7 +2,7 @@
 
 The output must equal what :mod:`tracejudge.ingest.otlp` decodes from the OTLP protobuf of
 the same span, so both paths store the same content hash: hex ids, tuples as lists, enum
-names, an empty status message as None, scope as ``{name, version}``.
+names, an empty status message as None, scope as ``{name, version[, attributes]}``.
 """
 
 from __future__ import annotations
@@ -48,6 +48,17 @@ def _hex_span(ctx: SpanContext) -> str:
     return f"{ctx.span_id:016x}"
 
 
+def _scope(span: ReadableSpan) -> dict[str, Any]:
+    """``{name, version}`` as OTLP carries it (absent version: ""), plus attributes if any."""
+    scope = span.instrumentation_scope
+    if scope is None:
+        return {"name": "", "version": ""}
+    out: dict[str, Any] = {"name": scope.name, "version": scope.version or ""}
+    if scope.attributes:
+        out["attributes"] = attributes_dict(scope.attributes)
+    return out
+
+
 def to_raw_span(span: ReadableSpan) -> RawSpan:
     """Convert one finished SDK span; raises only on a span without a context."""
     ctx = span.context
@@ -55,7 +66,6 @@ def to_raw_span(span: ReadableSpan) -> RawSpan:
         raise ValueError(f"span {span.name!r} has no span context")
     parent = span.parent
     status = span.status
-    scope = span.instrumentation_scope
     return RawSpan(
         trace_id=_hex_trace(ctx),
         span_id=_hex_span(ctx),
@@ -84,7 +94,5 @@ def to_raw_span(span: ReadableSpan) -> RawSpan:
             for link in span.links
         ],
         resource=attributes_dict(span.resource.attributes),
-        scope={"name": scope.name, "version": scope.version or None}
-        if scope is not None
-        else {"name": "", "version": None},
+        scope=_scope(span),
     )
