@@ -400,16 +400,42 @@ def normalize(raw: RawSpan, project: str) -> tuple[Span, list[Evaluation]]:
     events = raw.events
     get = attrs.get
 
-    input_value = get(sc.INPUT_VALUE)
-    inp = _as_text(input_value) if input_value is not None else _derive_input(attrs, events)
-    output_value = get(sc.OUTPUT_VALUE)
-    out = _as_text(output_value) if output_value is not None else _derive_output(attrs, events)
+    # Fast paths: the first-choice key with the expected type; else the lenient lookup.
+    inp = get(sc.INPUT_VALUE)
+    if type(inp) is not str:
+        inp = _as_text(inp) if inp is not None else _derive_input(attrs, events)
+    out = get(sc.OUTPUT_VALUE)
+    if type(out) is not str:
+        out = _as_text(out) if out is not None else _derive_output(attrs, events)
+    model = get(sc.LLM_MODEL_NAME)
+    if type(model) is not str or not model:
+        model = _first(attrs, _MODEL_KEYS, _as_name)
+    provider = get(sc.LLM_PROVIDER)
+    if type(provider) is not str or not provider:
+        provider = _first(attrs, _PROVIDER_KEYS, _as_name)
+    prompt_tokens = get(sc.LLM_TOKEN_COUNT_PROMPT)
+    if type(prompt_tokens) is not int:
+        prompt_tokens = _first(attrs, _PROMPT_TOKEN_KEYS, _as_int)
+    completion_tokens = get(sc.LLM_TOKEN_COUNT_COMPLETION)
+    if type(completion_tokens) is not int:
+        completion_tokens = _first(attrs, _COMPLETION_TOKEN_KEYS, _as_int)
+    session_id = get(sc.SESSION_ID)
+    if type(session_id) is not str or not session_id:
+        session_id = _first(attrs, _SESSION_KEYS, _as_name)
+    user_id = get(sc.USER_ID)
+    if user_id is not None and type(user_id) is not str:
+        user_id = _as_name(user_id)
+    tags = get(sc.TAG_TAGS)
 
-    evaluations: list[Evaluation] = []
-    if events:
-        evaluations = _event_evaluations(raw, project)
-    feedback_keys = [k for k in attrs if k.startswith(_FEEDBACK_PREFIXES)]
-    if feedback_keys:
+    evaluations: list[Evaluation] = _event_evaluations(raw, project) if events else []
+    # One C-level join instead of a Python loop over keys: inline feedback is rare.
+    joined = "\x00".join(attrs)
+    if (
+        joined.startswith(_FEEDBACK_PREFIXES)
+        or "\x00annotations." in joined
+        or "\x00evaluations." in joined
+    ):
+        feedback_keys = [k for k in attrs if k.startswith(_FEEDBACK_PREFIXES)]
         evaluations.extend(_attribute_evaluations(raw, project, feedback_keys))
 
     span = Span(
@@ -431,12 +457,12 @@ def normalize(raw: RawSpan, project: str) -> tuple[Span, list[Evaluation]]:
         otel_kind=raw.otel_kind,
         input=inp,
         output=out,
-        model=_first(attrs, _MODEL_KEYS, _as_name),
-        provider=_first(attrs, _PROVIDER_KEYS, _as_name),
-        prompt_tokens=_first(attrs, _PROMPT_TOKEN_KEYS, _as_int),
-        completion_tokens=_first(attrs, _COMPLETION_TOKEN_KEYS, _as_int),
-        session_id=_first(attrs, _SESSION_KEYS, _as_name),
-        user_id=_as_name(get(sc.USER_ID)),
-        tags=_derive_tags(get(sc.TAG_TAGS)),
+        model=model,
+        provider=provider,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        session_id=session_id or None,
+        user_id=user_id or None,
+        tags=_derive_tags(tags) if tags is not None else (),
     )
     return span, evaluations

@@ -169,8 +169,12 @@ def _pb_attrs(kvs: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for kv in kvs:
         v = kv.value
-        which = v.WhichOneof("value")
-        out[kv.key] = getattr(v, which) if which in _PB_SCALARS else _pb_value(v)
+        text = v.string_value  # most values are non-empty strings: skip WhichOneof for them
+        if text:
+            out[kv.key] = text
+        else:
+            which = v.WhichOneof("value")
+            out[kv.key] = getattr(v, which) if which in _PB_SCALARS else _pb_value(v)
     return out
 
 
