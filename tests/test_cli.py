@@ -173,7 +173,7 @@ def test_traces_table(tmp_path: Path, otlp_files) -> None:
     both = _invoke("traces", "--db", str(db))
     assert both.exit_code == 0, both.output
     assert t1.trace_id in both.output and t2.trace_id in both.output
-    assert "2 traces, 2 project(s)" in both.output
+    assert "2 traces, 2 projects" in both.output
 
     limited = _invoke("traces", "--limit", "1", "--db", str(db))
     assert limited.output.count("│ p") == 1  # one row, with its project column

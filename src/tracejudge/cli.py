@@ -12,7 +12,6 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -84,6 +83,10 @@ def _preview(text: str | None) -> str:
     return flat if len(flat) <= _PREVIEW_CHARS else flat[: _PREVIEW_CHARS - 1] + "…"
 
 
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _status_cell(status: str) -> str:
     return "[red]ERROR[/]" if status == StatusCode.ERROR else f"[green]{escape(status)}[/]"
 
@@ -94,23 +97,31 @@ def trace_table(
     title: str,
     input_label: str = "input",
     output_label: str = "output",
+    show_ids: bool = True,
     show_project: bool = False,
 ) -> Table:
-    """A Rich table of trace summaries, one row per trace (shared by ``demo`` and ``traces``)."""
-    table = Table(title=title, title_justify="left", expand=False)
-    table.add_column("trace", style="cyan", no_wrap=True)
+    """A Rich table of trace summaries, one row per trace (shared by ``demo`` and ``traces``).
+
+    ``show_ids`` adds the full trace id (what ``Client.trace`` needs); without it the
+    table fits an 80-column terminal. Rows come in the order given (newest first).
+    """
+    table = Table(title=title, title_justify="left")
+    if show_ids:
+        table.add_column("trace", style="cyan", overflow="fold")
     if show_project:
         table.add_column("project", no_wrap=True)
-    table.add_column("started", no_wrap=True)
-    table.add_column(input_label, overflow="fold")
-    table.add_column(output_label, overflow="fold")
+    table.add_column(input_label, overflow="fold", ratio=1)
+    table.add_column(output_label, overflow="fold", ratio=1)
     table.add_column("spans", justify="right")
     table.add_column("latency", justify="right", no_wrap=True)
     table.add_column("tokens", justify="right")
     table.add_column("status", no_wrap=True)
     for t in summaries:
-        started = datetime.fromtimestamp(t.start_ns / 1e9).strftime("%Y-%m-%d %H:%M:%S")
-        row = [t.trace_id, *([t.project] if show_project else []), started]
+        row: list[str] = []
+        if show_ids:
+            row.append(t.trace_id)
+        if show_project:
+            row.append(escape(t.project))
         row += [escape(_preview(t.input_preview)), escape(_preview(t.output_preview))]
         row += [str(t.span_count), f"{t.latency_ms:,.0f} ms", f"{t.total_tokens:,}"]
         table.add_row(*row, _status_cell(t.status))
@@ -147,9 +158,10 @@ def demo(
     console.print(
         trace_table(
             run.traces,
-            title=f"{len(run.traces)} demo traces (project {run.project!r})",
+            title=f"{_plural(len(run.traces), 'demo trace')} (project {run.project!r})",
             input_label="question",
             output_label="answer",
+            show_ids=False,
         )
     )
     failures = [r for r in run.results if r.error]
@@ -233,9 +245,11 @@ def traces(
         projects = [project] if project else client.projects()
         pages = [client.traces(p, limit=limit) for p in projects]
     newest = list(heapq.merge(*pages, key=lambda t: -t.start_ns))[:limit]
-    where = f"project {project!r}" if project else f"{len(projects)} project(s)"
+    where = f"project {project!r}" if project else _plural(len(projects), "project")
     _console().print(
-        trace_table(newest, title=f"{len(newest)} traces, {where}", show_project=not project)
+        trace_table(
+            newest, title=f"{_plural(len(newest), 'trace')}, {where}", show_project=not project
+        )
     )
 
 
@@ -248,3 +262,10 @@ def version() -> None:
 def main() -> None:
     """Console-script entry point (``tracejudge``)."""
     app()
+
+
+# --- server commands (owned by the server; see tracejudge/server/cli.py) -----------------------
+from tracejudge.server.cli import keys_app, serve_command  # noqa: E402
+
+app.command("serve")(serve_command)
+app.add_typer(keys_app)

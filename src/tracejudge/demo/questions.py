@@ -7,10 +7,13 @@ the tool, survive a tool error, admit missing context, or refuse.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["QUESTIONS", "Expect", "Question"]
+from tracejudge.errors import ConfigurationError
+
+__all__ = ["QUESTIONS", "Expect", "Question", "select_questions"]
 
 
 class Expect(StrEnum):
@@ -83,3 +86,16 @@ QUESTIONS: tuple[Question, ...] = tuple(
         ("Please look up order TH-4040 for me.", Expect.TOOL_ERROR),
     )
 )
+
+
+def select_questions(n: int | None = None) -> list[Question]:
+    """The first ``n`` questions (all when None); past the end the list starts over.
+
+    Raises:
+        ConfigurationError: ``n`` is below 1.
+    """
+    if n is None:
+        return list(QUESTIONS)
+    if n < 1:
+        raise ConfigurationError(f"questions: must be at least 1, got {n}")
+    return list(itertools.islice(itertools.cycle(QUESTIONS), n))

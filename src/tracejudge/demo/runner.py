@@ -9,7 +9,6 @@ so what it reports is what was durably written, not what it meant to write.
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Mapping
 from contextlib import ExitStack
@@ -18,12 +17,19 @@ from pathlib import Path
 
 from openai import OpenAI
 
-from tracejudge.capture import flush, register, using_session, using_user
+from tracejudge.capture import (
+    flush,
+    register,
+    shutdown,
+    using_metadata,
+    using_session,
+    using_user,
+)
 from tracejudge.client import Client
 from tracejudge.demo.assistant import SupportAssistant
-from tracejudge.demo.questions import QUESTIONS, Question
+from tracejudge.demo.questions import Question, select_questions
 from tracejudge.demo.responder import demo_responder
-from tracejudge.errors import ConfigurationError, TracejudgeError
+from tracejudge.errors import TracejudgeError
 from tracejudge.model import TraceSummary
 from tracejudge.store import resolve_sqlite_path
 from tracejudge.testing.openai_server import OpenAIServer
@@ -115,24 +121,25 @@ def run_demo(
         project: project name the traces are stored under.
         env: environment to read the endpoint from (default ``os.environ``).
 
-    Side effects: registers tracejudge capture (with ``auto_instrument=True``) as the
-    current tracer provider, and with no endpoint configured starts the offline demo
-    model on 127.0.0.1 for the duration of the run.
+    Side effects: for the duration of the run, registers tracejudge capture (with
+    ``auto_instrument=True``; shut down again at the end) and, with no endpoint
+    configured, serves the offline demo model on 127.0.0.1.
 
     Raises:
         ConfigurationError: ``questions`` is below 1.
         DemoError: the spans could not be flushed to the store in time.
     """
-    if questions is not None and questions < 1:
-        raise ConfigurationError(f"questions: must be at least 1, got {questions}")
-    selected = list(itertools.islice(itertools.cycle(QUESTIONS), questions or len(QUESTIONS)))
+    selected = select_questions(questions)
     db_path = resolve_sqlite_path(db)
     endpoint = resolve_endpoint(os.environ if env is None else env)
     with ExitStack() as stack:
         if endpoint is None:
             server = stack.enter_context(OpenAIServer(demo_responder, model=OFFLINE_MODEL))
             endpoint = Endpoint(server.base_url, "offline", OFFLINE_MODEL, offline=True)
-        register(project=project, db=db_path, auto_instrument=True)
+        # Not the global provider: the run registers, flushes and shuts down, leaving the
+        # process (and the openai instrumentation) as it found it.
+        register(project=project, db=db_path, auto_instrument=True, set_global=False)
+        stack.callback(shutdown)
         assistant = SupportAssistant(_openai_client(endpoint), model=endpoint.model)
         results = tuple(_ask(assistant, q) for q in selected)
         if not flush(timeout_s=_FLUSH_TIMEOUT_S):
@@ -152,8 +159,16 @@ def _openai_client(endpoint: Endpoint) -> OpenAI:
 
 
 def _ask(assistant: SupportAssistant, question: Question) -> DemoResult:
-    """One question inside its user's session, so every span carries session and user ids."""
-    with using_session(question.session_id), using_user(question.user_id):
+    """One question inside its user's session, so every span carries session and user ids.
+
+    The expected behaviour goes into the span metadata: later evaluations of the demo
+    can compare what the assistant did with what it should have done.
+    """
+    with (
+        using_session(question.session_id),
+        using_user(question.user_id),
+        using_metadata({"demo.expect": question.expect.value}),
+    ):
         answer = assistant.ask(question.text)
     return DemoResult(question, answer.text, answer.trace_id, answer.error)
 
