@@ -28,7 +28,9 @@ class Spans:
 
     def one(self, name: str) -> ReadableSpan:
         found = [s for s in self.all if s.name == name]
-        assert len(found) == 1, f"expected one span named {name!r}, got {[s.name for s in self.all]}"
+        assert len(found) == 1, (
+            f"expected one span named {name!r}, got {[s.name for s in self.all]}"
+        )
         return found[0]
 
     def attrs(self, name: str) -> dict[str, Any]:

@@ -225,7 +225,9 @@ def test_generator_does_not_leak_its_span_into_the_consumer(memory: Spans) -> No
     assert consumer() == 3
     consumer_span, numbers_span = memory.one("consumer"), memory.one("numbers")
     assert numbers_span.parent.span_id == consumer_span.context.span_id
-    assert all(s.parent.span_id == consumer_span.context.span_id for s in memory.all if s.name == "shout")
+    assert all(
+        s.parent.span_id == consumer_span.context.span_id for s in memory.all if s.name == "shout"
+    )
     assert json.loads(numbers_span.attributes["output.value"]) == [1, 2]
 
 

@@ -66,8 +66,12 @@ def test_documents(memory: Spans) -> None:
         s.set_input("refund policy")
         s.set_documents(
             [
-                {"content": "Refunds within 30 days.", "id": "doc-1", "score": 0.9,
-                 "metadata": {"source": "faq"}},
+                {
+                    "content": "Refunds within 30 days.",
+                    "id": "doc-1",
+                    "score": 0.9,
+                    "metadata": {"source": "faq"},
+                },
                 {"content": "Shipping is free.", "id": 7, "score": "n/a"},
                 "bare string document",
             ]
@@ -85,8 +89,12 @@ def test_documents(memory: Spans) -> None:
 
 def test_tool_input_output_status_and_raw_attributes(memory: Spans) -> None:
     with span("lookup", kind="TOOL") as s:
-        s.set_tool("lookup_order", arguments={"order_id": 42}, result={"status": "shipped"},
-                   description="Find an order")
+        s.set_tool(
+            "lookup_order",
+            arguments={"order_id": 42},
+            result={"status": "shipped"},
+            description="Find an order",
+        )
         s.set_attribute("custom.list", ["a", "b"])
         s.set_attribute("custom.dict", {"k": [1, 2]})
         s.set_attribute("custom.mixed", [1, "x"])

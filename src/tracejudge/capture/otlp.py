@@ -39,12 +39,14 @@ def otlp_exporter(
     *,
     project: str,
     api_key: str | None = None,
-    timeout_s: float = 10.0,
+    timeout_s: float | None = None,
 ) -> OTLPSpanExporter:
     """An ``OTLPSpanExporter`` for ``{endpoint}/v1/traces``.
 
     Sends ``Authorization: Bearer <api_key>`` when given and the project header (the
     resource also names the project; the header helps servers that route before decoding).
+    ``timeout_s`` bounds one export including retries; None reads
+    ``OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`` / ``OTEL_EXPORTER_OTLP_TIMEOUT`` (default 10 s).
     """
     headers = {semconv.TJ_PROJECT_HEADER: project}
     if api_key:

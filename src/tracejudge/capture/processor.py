@@ -91,7 +91,9 @@ class CaptureSpanProcessor(BatchSpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         queue, capacity = self._queue, self._capacity
         if queue is not None and capacity is not None and len(queue) >= capacity:
-            self.dropped_spans += 1  # the deque evicts its oldest span below
+            # The deque evicts its oldest span below. Read without the SDK's lock, so the
+            # count can be off by one if the worker pops a batch at this very moment.
+            self.dropped_spans += 1
         super().on_end(span)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:

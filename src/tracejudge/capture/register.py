@@ -61,7 +61,10 @@ def _exporter(
     from tracejudge.capture.exporter import EmbeddedSpanExporter
     from tracejudge.store import resolve_sqlite_path
 
-    resolve_sqlite_path(db)  # a bad db argument fails here, not later on the worker thread
+    # A bad db argument fails here, not later on the worker thread where it could only be logged.
+    path = resolve_sqlite_path(db)
+    if not path.parent.is_dir():
+        raise ConfigurationError(f"db: directory {str(path.parent)!r} does not exist")
     return EmbeddedSpanExporter(project, db=db)
 
 
