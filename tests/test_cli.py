@@ -6,6 +6,7 @@ SDK's own OTLP encoder, as an exporter would send them.
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -211,3 +212,41 @@ def test_console_script_subprocess(tmp_path: Path, otlp_files) -> None:
     )
     assert verify.returncode == 0, verify.stderr
     assert "all hashes match" in verify.stdout
+
+
+OFFLINE = {"OPENAI_BASE_URL": None, "OPENAI_API_KEY": None}  # None unsets the variable
+
+
+def test_demo_offline(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    result = CliRunner().invoke(
+        app, ["demo", "--db", str(db), "--questions", "3"], env={**WIDE, **OFFLINE}
+    )
+    assert result.exit_code == 0, result.output
+    assert "Offline demo model" in result.output and "tracejudge-demo-model" in result.output
+    assert "3 demo traces (project 'demo')" in result.output
+    assert "How long does standard shipping take?" in result.output
+    assert f"tracejudge traces --project demo --db {db}" in result.output
+    with Client(db) as client:
+        assert len(client.traces("demo")) == 3
+    listed = _invoke("traces", "--project", "demo", "--db", str(db))
+    assert listed.exit_code == 0 and "Where is my order TH-1042?" in listed.output
+
+
+def test_demo_with_unreachable_endpoint_exits_1(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**WIDE, "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1", "OPENAI_API_KEY": "k"}
+    result = CliRunner().invoke(
+        app, ["demo", "--db", str(tmp_path / "d.db"), "--questions", "1"], env=env
+    )
+    assert result.exit_code == 1
+    assert "model call failed" in result.output and "APIConnectionError" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_demo_rejects_zero_questions(tmp_path: Path) -> None:
+    result = _invoke("demo", "--db", str(tmp_path / "d.db"), "--questions", "0")
+    assert result.exit_code == 2
+    assert not (tmp_path / "d.db").exists()
