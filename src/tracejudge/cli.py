@@ -46,8 +46,9 @@ _PREVIEW_CHARS = 60
 
 
 def _console(*, stderr: bool = False) -> Console:
-    """A Rich console; tables keep their full width when output is not a terminal."""
-    return Console(stderr=stderr, soft_wrap=False)
+    """A Rich console. Messages are not wrapped (paths stay whole and greppable); tables
+    still fit the terminal width."""
+    return Console(stderr=stderr, soft_wrap=True)
 
 
 def _fail(message: str) -> NoReturn:
@@ -189,7 +190,6 @@ def ingest(
     the command stops at the first bad file and exits 1.
     """
     from tracejudge.ingest.pipeline import ingest_file
-
     from tracejudge.store import open_store
 
     console = _console()
@@ -199,7 +199,7 @@ def ingest(
             for path in files:
                 try:
                     result = ingest_file(store, path, project=project)
-                except TracejudgeError as exc:
+                except (TracejudgeError, OSError) as exc:
                     _fail(f"{path}: {exc}")
                 console.print(
                     f"{escape(str(path))}: {result.inserted} inserted, "
