@@ -103,6 +103,24 @@ def test_ingest_several_files_including_json(tmp_path: Path, otlp_files) -> None
     assert inputs == {"Where is order 42?", "Do you ship to Canada?"}
 
 
+FIXTURES = Path(__file__).parent / "fixtures" / "otlp"
+
+
+@pytest.mark.parametrize("name", ["openinference.pb", "traceloop.json", "genai.pb"])
+def test_ingest_committed_instrumentor_fixtures(tmp_path: Path, name: str) -> None:
+    """Files recorded from the real openai instrumentors ingest and verify cleanly."""
+    db = tmp_path / "t.db"
+    result = _invoke("ingest", str(FIXTURES / name), "--project", "fx", "--db", str(db))
+    assert result.exit_code == 0, result.output
+    stored = _stored_spans(db)
+    assert stored > 0 and f"{stored} inserted, 0 duplicates, 0 conflicts" in result.output
+    with Client(db) as client:
+        trace_ids = [t.trace_id for t in client.traces("fx")]
+    listed = _invoke("traces", "-p", "fx", "--db", str(db))
+    assert trace_ids and all(t in listed.output for t in trace_ids)
+    assert _invoke("verify", "--db", str(db)).exit_code == 0
+
+
 def test_ingest_bad_file_exits_1_and_writes_nothing(tmp_path: Path, otlp_files) -> None:
     db = tmp_path / "t.db"
     result = _invoke("ingest", str(otlp_files["bad"]), "--project", "p1", "--db", str(db))
