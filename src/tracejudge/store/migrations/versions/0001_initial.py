@@ -64,7 +64,6 @@ def upgrade() -> None:
     )
     op.create_index("ix_spans_span_id", "spans", ["span_id"])
     op.create_index("ix_spans_project_kind_start_ns", "spans", ["project", "kind", "start_ns"])
-    op.create_index("ix_spans_project_ingest_seq", "spans", ["project", "ingest_seq"])
 
     op.create_table(
         "evaluations",
