@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from google.protobuf import json_format
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -101,6 +102,24 @@ def test_ingest_several_files_including_json(tmp_path: Path, otlp_files) -> None
     with Client(db) as client:
         inputs = {t.input_preview for t in client.traces("p1")}
     assert inputs == {"Where is order 42?", "Do you ship to Canada?"}
+
+
+def test_ingest_reports_conflicts(tmp_path: Path, otlp_files) -> None:
+    """A span re-sent with other content keeps its first version and is named."""
+    db = tmp_path / "t.db"
+    assert _invoke("ingest", str(otlp_files["pb"]), "-p", "p1", "--db", str(db)).exit_code == 0
+    request = ExportTraceServiceRequest.FromString(otlp_files["pb"].read_bytes())
+    span = request.resource_spans[0].scope_spans[0].spans[0]
+    span.name = "changed"
+    changed = tmp_path / "changed.pb"
+    changed.write_bytes(request.SerializeToString())
+
+    result = _invoke("ingest", str(changed), "-p", "p1", "--db", str(db))
+    assert result.exit_code == 0, result.output
+    assert "0 inserted, 1 duplicates, 1 conflicts" in result.output
+    assert f"conflict: span {span.span_id.hex()}" in result.output
+    with Client(db) as client:
+        assert client.span(span.span_id.hex()).name != "changed"
 
 
 FIXTURES = Path(__file__).parent / "fixtures" / "otlp"
@@ -224,12 +243,8 @@ def test_console_script_subprocess(tmp_path: Path, otlp_files) -> None:
         timeout=60,
     )
     assert ingest.returncode == 0, ingest.stderr
-    assert "2 inserted" in ingest.stdout
-    verify = subprocess.run(
-        [str(script), "verify", "--db", str(db)], capture_output=True, text=True, timeout=60
-    )
-    assert verify.returncode == 0, verify.stderr
-    assert "all hashes match" in verify.stdout
+    assert f"{otlp_files['pb']}: 2 inserted, 0 duplicates, 0 conflicts" in ingest.stdout
+    assert _stored_spans(db) == 2
 
 
 OFFLINE = {"OPENAI_BASE_URL": None, "OPENAI_API_KEY": None}  # None unsets the variable

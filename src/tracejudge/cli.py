@@ -205,6 +205,11 @@ def ingest(
                     f"{escape(str(path))}: {result.inserted} inserted, "
                     f"{result.duplicates} duplicates, {len(result.conflicts)} conflicts"
                 )
+                for trace_id, span_id in result.conflicts:
+                    console.print(
+                        f"  [yellow]conflict:[/] span {span_id} (trace {trace_id}) was re-sent "
+                        "with different content; the stored first version is kept"
+                    )
         finally:
             store.close()
 
