@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from typer.testing import CliRunner
 
+from tracejudge import cli
 from tracejudge.cli import app
 from tracejudge.client import Client
 
@@ -79,6 +80,14 @@ def test_version() -> None:
     result = _invoke("version")
     assert result.exit_code == 0
     assert result.output.startswith("tracejudge ")
+
+
+@pytest.mark.parametrize("command", ["demo", "ingest", "verify", "traces", "version"])
+def test_every_command_has_help(command: str) -> None:
+    result = _invoke(command, "--help")
+    assert result.exit_code == 0
+    summary = getattr(cli, command).__doc__.splitlines()[0]
+    assert summary and summary in result.output
 
 
 def test_ingest_counts_inserted_then_duplicates(tmp_path: Path, otlp_files) -> None:

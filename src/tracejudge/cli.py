@@ -10,6 +10,7 @@ decoders) happen inside the commands that need them, so ``tracejudge version`` i
 from __future__ import annotations
 
 import heapq
+import shlex
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import metadata
@@ -169,7 +170,7 @@ def demo(
     for r in failures[:3]:
         console.print(f"[red]model call failed:[/] {escape(r.error or '')}")
     console.print(f"Traces stored in [bold]{run.db_path}[/]")
-    db_arg = "" if db is None else f" --db {db}"
+    db_arg = "" if db is None else f" --db {shlex.quote(db)}"
     console.print(f"List them with: tracejudge traces --project {run.project}{db_arg}")
     if run.failed:
         raise typer.Exit(1)
