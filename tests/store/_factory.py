@@ -23,8 +23,14 @@ def sid(n: int) -> str:
 
 
 def make_span(
-    trace: int, span: int, parent: int | None = None, *, start_ms: int = 0, dur_ms: int = 10,
-    project: str = "shop", **overrides: Any,
+    trace: int,
+    span: int,
+    parent: int | None = None,
+    *,
+    start_ms: int = 0,
+    dur_ms: int = 10,
+    project: str = "shop",
+    **overrides: Any,
 ) -> Span:
     """A small LLM-ish span; ``start_ms``/``dur_ms`` are relative to T0."""
     fields: dict[str, Any] = {
@@ -49,7 +55,9 @@ def make_span(
     return Span(**fields)
 
 
-def make_eval(n: int, trace: int, span: int, *, created_ms: int = 0, **overrides: Any) -> Evaluation:
+def make_eval(
+    n: int, trace: int, span: int, *, created_ms: int = 0, **overrides: Any
+) -> Evaluation:
     fields: dict[str, Any] = {
         "id": f"eval-{n}",
         "trace_id": tid(trace),
