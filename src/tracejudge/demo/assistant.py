@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 from openai import OpenAI, OpenAIError
 
 from tracejudge.capture import span
-from tracejudge.demo.corpus import DOCUMENTS
+from tracejudge.demo.corpus import DOCUMENTS, Document
 from tracejudge.demo.prompt import build_system_prompt
 from tracejudge.demo.retriever import BM25Retriever
 from tracejudge.demo.tools import ORDER_STATUS_TOOL, OrderBook, ToolError
 
 if TYPE_CHECKING:
-    from openai.types.chat import ChatCompletion, ChatCompletionMessageToolCall
+    from openai.types.chat import ChatCompletion
 
 __all__ = ["FALLBACK_ANSWER", "Answer", "SupportAssistant"]
 
@@ -103,13 +103,17 @@ class SupportAssistant:
         if message.tool_calls:
             messages.append(message.model_dump(exclude_none=True))
             for call in message.tool_calls:
-                messages.append(
-                    {"role": "tool", "tool_call_id": call.id, "content": self._call_tool(call)}
+                # Only function tools are offered; anything else is reported back as an error.
+                result = (
+                    self._call_tool(call.function.name, call.function.arguments)
+                    if call.type == "function"
+                    else json.dumps({"error": f"unsupported tool call type {call.type!r}"})
                 )
+                messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
             message = self._complete(messages).choices[0].message
         return message.content or ""
 
-    def _retrieve(self, question: str) -> list[Any]:
+    def _retrieve(self, question: str) -> list[Document]:
         """BM25 search, recorded as a RETRIEVER span with ids, contents and scores."""
         with span("retrieve_articles", kind="RETRIEVER") as s:
             s.set_input(question)
@@ -127,20 +131,19 @@ class SupportAssistant:
         return self._client.chat.completions.create(
             model=self._model,
             messages=messages,  # type: ignore[arg-type]
-            tools=[ORDER_STATUS_TOOL],  # type: ignore[list-item]
+            tools=[ORDER_STATUS_TOOL],
             temperature=0,
         )
 
-    def _call_tool(self, call: ChatCompletionMessageToolCall) -> str:
+    def _call_tool(self, name: str, arguments: str) -> str:
         """Run the tool the model asked for; returns the JSON result or error for the model."""
-        name = call.function.name
         try:
             with span(name, kind="TOOL") as s:
-                s.set_tool(name, arguments=call.function.arguments, description=_TOOL_DESCRIPTION)
+                s.set_tool(name, arguments=arguments, description=_TOOL_DESCRIPTION)
                 if name != _TOOL_NAME:
                     raise ToolError(f"unknown tool {name!r}")
-                arguments = json.loads(call.function.arguments)
-                result = self._orders.get_order_status(str(arguments["order_id"]))
+                order_id = json.loads(arguments)["order_id"]
+                result = self._orders.get_order_status(str(order_id))
                 s.set_output(result)
         except (ToolError, KeyError, TypeError, ValueError) as exc:
             return json.dumps({"error": str(exc)})
