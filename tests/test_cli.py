@@ -292,3 +292,11 @@ def test_demo_rejects_zero_questions(tmp_path: Path) -> None:
     result = _invoke("demo", "--db", str(tmp_path / "d.db"), "--questions", "0")
     assert result.exit_code == 2
     assert not (tmp_path / "d.db").exists()
+
+
+def test_demo_bad_db_path_fails_before_asking(tmp_path: Path) -> None:
+    db = tmp_path / "no" / "such" / "dir" / "d.db"
+    result = CliRunner().invoke(app, ["demo", "--db", str(db)], env={**WIDE, **OFFLINE})
+    assert result.exit_code == 1
+    assert "does not exist" in result.output and "Traceback" not in result.output
+    assert "demo trace" not in result.output

@@ -127,12 +127,15 @@ def run_demo(
 
     Raises:
         ConfigurationError: ``questions`` is below 1.
-        DemoError: the spans could not be flushed to the store in time.
+        DemoError: the spans did not all reach the store (in time).
     """
     selected = select_questions(questions)
     db_path = resolve_sqlite_path(db)
     endpoint = resolve_endpoint(os.environ if env is None else env)
     with ExitStack() as stack:
+        # Open (create, migrate) the store first: a bad path fails before any question,
+        # and the export thread never races a migration.
+        client = stack.enter_context(Client(db_path))
         if endpoint is None:
             server = stack.enter_context(OpenAIServer(demo_responder, model=OFFLINE_MODEL))
             endpoint = Endpoint(server.base_url, "offline", OFFLINE_MODEL, offline=True)
@@ -144,13 +147,13 @@ def run_demo(
         results = tuple(_ask(assistant, q) for q in selected)
         if not flush(timeout_s=_FLUSH_TIMEOUT_S):
             raise DemoError(f"timed out after {_FLUSH_TIMEOUT_S:.0f}s writing traces to {db_path}")
-    return DemoRun(
-        db_path=db_path,
-        project=project,
-        endpoint=endpoint,
-        results=results,
-        traces=_stored_summaries(db_path, project, [r.trace_id for r in results]),
-    )
+        traces = _stored_summaries(client, project, [r.trace_id for r in results])
+    if len(traces) < len(results):
+        raise DemoError(
+            f"only {len(traces)} of {len(results)} traces reached the store at {db_path}; "
+            "the capture log above says why"
+        )
+    return DemoRun(db_path, project, endpoint, results, traces)
 
 
 def _openai_client(endpoint: Endpoint) -> OpenAI:
@@ -174,14 +177,12 @@ def _ask(assistant: SupportAssistant, question: Question) -> DemoResult:
 
 
 def _stored_summaries(
-    db_path: Path, project: str, trace_ids: list[str]
+    client: Client, project: str, trace_ids: list[str]
 ) -> tuple[TraceSummary, ...]:
     """The stored summaries of this run's traces, in question order.
 
     The run's traces are the project's newest, so one newest-first page holds them
     (with room for traces another process wrote meanwhile).
     """
-    with Client(db_path) as client:
-        page = client.traces(project, limit=2 * len(trace_ids) + 50)
-    found = {t.trace_id: t for t in page}
+    found = {t.trace_id: t for t in client.traces(project, limit=2 * len(trace_ids) + 50)}
     return tuple(found[t] for t in trace_ids if t in found)
