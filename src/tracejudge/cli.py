@@ -4,7 +4,7 @@ Each command parses its arguments, calls one library entry point and renders the
 with Rich. A :class:`~tracejudge.errors.TracejudgeError` (a user error: bad file, bad
 path, missing trace) is translated once, in :func:`_user_errors`, into a one-line message
 on stderr and exit code 1, never a traceback. Heavy imports (the openai SDK, the ingest
-decoders) happen inside the commands that need them, so ``tracejudge version`` is quick.
+decoders, the store) happen inside the commands that need them.
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ def _existing_db(db: str | None) -> Path:
 
 
 def _preview(text: str | None) -> str:
+    """One line of at most ``_PREVIEW_CHARS`` characters, whitespace collapsed."""
     if not text:
         return ""
     flat = " ".join(text.split())
@@ -86,10 +87,12 @@ def _preview(text: str | None) -> str:
 
 
 def _plural(n: int, noun: str) -> str:
+    """``"1 trace"``, ``"2 traces"``."""
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _status_cell(status: str) -> str:
+    """The status, red when ERROR."""
     return "[red]ERROR[/]" if status == StatusCode.ERROR else f"[green]{escape(status)}[/]"
 
 
