@@ -17,11 +17,45 @@ __all__ = ["SPANS_PER_TRACE", "make_trace", "make_traces", "span_json_bytes"]
 
 SPANS_PER_TRACE = 5
 _T0 = 1_780_000_000_000_000_000  # a fixed wall clock, ns
-_WORDS = (
-    "order refund shipping account policy invoice customer warranty return delivery "
-    "payment subscription discount product support ticket address tracking status "
-    "the a of to and for with is on in please can you my your we will be"
-).split()
+_WORDS = [
+    "order",
+    "refund",
+    "shipping",
+    "account",
+    "policy",
+    "invoice",
+    "customer",
+    "warranty",
+    "return",
+    "delivery",
+    "payment",
+    "subscription",
+    "discount",
+    "product",
+    "support",
+    "ticket",
+    "address",
+    "tracking",
+    "status",
+    "the",
+    "a",
+    "of",
+    "to",
+    "and",
+    "for",
+    "with",
+    "is",
+    "on",
+    "in",
+    "please",
+    "can",
+    "you",
+    "my",
+    "your",
+    "we",
+    "will",
+    "be",
+]
 _RESOURCE = {
     "service.name": "shop-assistant",
     "telemetry.sdk.language": "python",

@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _workload import SPANS_PER_TRACE, make_traces, span_json_bytes  # noqa: E402
+from _workload import SPANS_PER_TRACE, make_traces, span_json_bytes
 
-from tracejudge.store.sqlite import SQLiteStore  # noqa: E402
+from tracejudge.store.sqlite import SQLiteStore
 
 __all__ = ["main"]
 
@@ -64,9 +64,14 @@ def main(argv: list[str] | None = None) -> None:
 
     rate = len(spans) / elapsed
     verdict = "OK" if rate >= TARGET_SPANS_PER_S else "BELOW TARGET"
-    print(f"write throughput:  {rate:>10,.0f} spans/s   target >= {TARGET_SPANS_PER_S:,}  [{verdict}]")
+    print(
+        f"write throughput:  {rate:>10,.0f} spans/s   target >= {TARGET_SPANS_PER_S:,}  [{verdict}]"
+    )
     print(f"re-sent batches:   {dup_rate:>10,.0f} spans/s   (duplicate path, no target)")
-    print(f"per 512-batch:     {elapsed / len(batches) * 1e3:>10.2f} ms  (synchronous={args.synchronous})")
+    print(
+        f"per {args.batch}-span batch: {elapsed / len(batches) * 1e3:>7.2f} ms"
+        f"  (synchronous={args.synchronous})"
+    )
     print(f"DB bytes/span:     {db_bytes / len(spans):>10,.0f}")
     print(f"peak RSS:          {_peak_rss_mib():>10,.0f} MiB  (of which pre-built spans "
           f"~{rss_before:,.0f} MiB before the store opened)")  # fmt: skip

@@ -47,6 +47,7 @@ def test_fresh_file_gets_the_full_schema_in_wal_mode(db_path: Path) -> None:
             (head_revision(),)
         ]
         assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert raw.execute("PRAGMA page_size").fetchone() == (16384,)
     finally:
         raw.close()
 

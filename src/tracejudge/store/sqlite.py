@@ -41,6 +41,7 @@ __all__ = ["PREVIEW_CHARS", "SQLiteStore"]
 PREVIEW_CHARS = 200  # input/output previews in the trace list
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _VERIFY_CHUNK = 2000
+_PAGE_SIZE = 16384
 _TRACE_ID = re.compile(r"[0-9a-f]{32}").fullmatch
 _SPAN_ID = re.compile(r"[0-9a-f]{16}").fullmatch
 _STATUSES = frozenset(StatusCode)
@@ -322,8 +323,11 @@ class SQLiteStore:
             check_same_thread=False,  # the writer is shared by threads under _write_lock
         )
         try:
-            # PRAGMA values cannot be bound parameters; all three are validated above.
+            # PRAGMA values cannot be bound parameters; all of them are validated above.
             conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            # Only takes effect on a new, empty file. Rows are ~2-3 kB: on 4 kB pages a
+            # third of each page is wasted and every commit writes 4x more WAL frames.
+            conn.execute(f"PRAGMA page_size = {_PAGE_SIZE}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
             conn.execute(f"PRAGMA cache_size = -{self._cache_kib}")
