@@ -1,0 +1,142 @@
+"""``tracejudge serve`` and ``tracejudge keys ...``: thin commands over the server and keys.
+
+Registered on the main app by two lines at the end of :mod:`tracejudge.cli`. Errors
+are translated by that module's ``_user_errors`` (imported lazily: this module is
+itself imported by ``tracejudge.cli``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tracejudge.server.settings import DEFAULT_HOST, DEFAULT_PORT, Settings, is_loopback_host
+from tracejudge.store.keys import SQLiteKeyStore
+
+__all__ = ["keys_app", "serve_command"]
+
+_DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="SQLite file or sqlite:/// URL [default: $TRACEJUDGE_HOME/tracejudge.db]",
+        show_default=False,
+    ),
+]
+
+keys_app = typer.Typer(
+    name="keys",
+    help="Project API keys: create (shown once), list, revoke.",
+    no_args_is_help=True,
+)
+
+
+@contextmanager
+def _key_store(db: str | None) -> Iterator[SQLiteKeyStore]:
+    """The key store of ``db`` (opened and migrated like any store), errors translated."""
+    from tracejudge.cli import _user_errors
+    from tracejudge.store import open_store
+
+    with _user_errors():
+        store = open_store(db)
+        try:
+            yield SQLiteKeyStore(store.path)  # type: ignore[attr-defined]
+        finally:
+            store.close()
+
+
+def serve_command(
+    db: _DbOption = None,
+    host: Annotated[str, typer.Option(help="Interface to bind")] = DEFAULT_HOST,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port")] = DEFAULT_PORT,
+) -> None:
+    """Run the server: OTLP/HTTP at /v1/traces and the REST API at /api/v1.
+
+    Refuses a non-loopback --host until at least one API key exists
+    (`tracejudge keys create --project P`). Limits are read from TRACEJUDGE_* variables
+    (see tracejudge.server.settings.Settings).
+    """
+    import uvicorn
+
+    from tracejudge.cli import _fail, _user_errors
+    from tracejudge.server.app import create_app
+    from tracejudge.store import open_store
+
+    with _user_errors():
+        settings = Settings.from_env(host=host, port=port)
+        store = open_store(db)
+    keys = SQLiteKeyStore(store.path)  # type: ignore[attr-defined]
+    if not is_loopback_host(settings.host) and not keys.has_active():
+        store.close()
+        _fail(
+            f"refusing to serve on {settings.host} without API keys: anyone on the network "
+            "could read and write traces. Create one with `tracejudge keys create --project P`."
+        )
+    app = create_app(store, settings, keys=keys)
+    Console(stderr=True).print(
+        f"tracejudge serving {store.path} on http://{settings.host}:{settings.port} "  # type: ignore[attr-defined]
+        f"(OTLP: /v1/traces, API: /api/v1, docs: /docs)"
+    )
+    try:
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            access_log=False,
+            log_level="warning",
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        store.close()
+
+
+@keys_app.command("create")
+def keys_create(
+    project: Annotated[str, typer.Option("--project", "-p", help="The key's project")],
+    name: Annotated[str | None, typer.Option(help="A note to recognise the key by")] = None,
+    db: _DbOption = None,
+) -> None:
+    """Create a key for PROJECT and print it; it is shown this once only."""
+    with _key_store(db) as keys:
+        record, secret = keys.create(project, name)
+    typer.echo(secret)
+    Console(stderr=True).print(
+        f"key {record.id} ({record.prefix}...) for project {record.project!r}; "
+        "store it now, it cannot be shown again"
+    )
+
+
+@keys_app.command("list")
+def keys_list(
+    project: Annotated[str | None, typer.Option("--project", "-p")] = None,
+    db: _DbOption = None,
+) -> None:
+    """List keys (never their secrets)."""
+    with _key_store(db) as keys:
+        records = keys.list_keys(project)
+    table = Table(title=f"{len(records)} API keys", title_justify="left")
+    for column in ("id", "prefix", "project", "name", "created", "status"):
+        table.add_column(column, overflow="fold")
+    for r in records:
+        created = datetime.fromtimestamp(r.created_at_ns / 1e9).isoformat(timespec="seconds")
+        table.add_row(
+            r.id, r.prefix, r.project, r.name or "", created, "active" if r.active else "revoked"
+        )
+    Console(soft_wrap=False).print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="The key's id or its displayed prefix (tj_...)")],
+    db: _DbOption = None,
+) -> None:
+    """Revoke a key: requests with it are refused from the next request on."""
+    with _key_store(db) as keys:
+        record = keys.revoke(key)
+    typer.echo(f"revoked key {record.id} ({record.prefix}...) of project {record.project!r}")
