@@ -173,7 +173,7 @@ class _Held:
 def test_locked_store_never_blocks_or_raises_into_the_app(db: Path, caplog) -> None:
     open_store(db).close()  # schema exists; the app's exporter opens it lazily
     exporter = EmbeddedSpanExporter(
-        "locked", db=db, store_factory=lambda path: SQLiteStore(path, busy_timeout_ms=300)
+        "locked", db=db, store_factory=lambda path: SQLiteStore(path, busy_timeout_ms=1000)
     )
     capture.register("locked", span_exporter=exporter, set_global=False)
     lock = _Held(db)
@@ -184,8 +184,11 @@ def test_locked_store_never_blocks_or_raises_into_the_app(db: Path, caplog) -> N
             assert agent(f"q{i}") == "30 days"
             latencies.append(time.perf_counter() - t0)
         # The app's calls stay fast while every export waits on the lock and fails.
-        assert max(latencies) < 0.05, max(latencies)
-        assert sum(latencies) / len(latencies) < 0.005
+        # A blocked call would take the whole export timeout (>= 1 s); allow for scheduler
+        # hiccups on a loaded 2-core machine, but not for a stall.
+        latencies.sort()
+        assert latencies[len(latencies) // 2] < 0.005, latencies[len(latencies) // 2]
+        assert latencies[-1] < 0.25, latencies[-1]
         t0 = time.perf_counter()
         assert capture.flush(timeout_s=0.2) is False  # bounded even though export is stuck
         assert time.perf_counter() - t0 < 1.0
