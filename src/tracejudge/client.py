@@ -32,13 +32,28 @@ class Client:
         db: None for the default store (``$TRACEJUDGE_HOME/tracejudge.db``), a path or
             ``sqlite:///`` URL to open, or an already open :class:`Store` (which the
             client then does not close: whoever opened it owns it).
+        url: a tracejudge server (``http://127.0.0.1:6464``) to read instead of ``db``.
+        api_key: the project key sent to ``url``.
 
     Raises:
         ConfigurationError: ``db`` names no usable store.
     """
 
-    def __init__(self, db: str | os.PathLike[str] | Store | None = None) -> None:
-        if isinstance(db, Store):
+    def __init__(
+        self,
+        db: str | os.PathLike[str] | Store | None = None,
+        *,
+        url: str | None = None,
+        api_key: str | None = None,
+    ) -> None:
+        if url is not None:  # a tracejudge server: the same methods over its REST API
+            if db is not None:
+                raise ConfigurationError("db and url: give one (a store or a server), not both")
+            from tracejudge.remote import RemoteStore
+
+            self._store = RemoteStore(url, api_key)
+            self._owns_store = True
+        elif isinstance(db, Store):
             self._store: Store = db
             self._owns_store = False
         else:

@@ -1,35 +1,27 @@
-"""The read API over HTTP: what ``Client(url=..., api_key=...)`` delegates to.
+"""A :class:`~tracejudge.store.base.Store` over a tracejudge server's REST API.
 
-:class:`RemoteClient` has the methods of the embedded :class:`tracejudge.client.Client`
-and returns the same records (:class:`~tracejudge.model.TraceSummary`,
-:class:`~tracejudge.model.Trace`, :class:`~tracejudge.model.Span`,
-:class:`~tracejudge.model.Evaluation`), so code works the same against a local file or
-a ``tracejudge serve``. The JSON shape of each record on the REST API is defined here
-once (``*_to_json`` / ``*_from_json``) and used by both the server routes and this client.
+``Client(url=..., api_key=...)`` wraps a :class:`RemoteStore` exactly as it wraps the
+embedded SQLite store, so every ``Client`` method (and its errors) behaves the same
+against a local file or a ``tracejudge serve``. The JSON shape of each record on the REST
+API is defined here once (``*_to_json`` / ``*_from_json``) and used by both the server
+routes and this store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import fields
-from types import TracebackType
 from typing import Any
 
 import httpx
 
-from tracejudge.errors import (
-    ConfigurationError,
-    NotFound,
-    SpanNotFound,
-    StoreError,
-    TracejudgeError,
-    TraceNotFound,
-)
-from tracejudge.model import Evaluation, Span, Trace, TraceSummary
+from tracejudge.errors import ConfigurationError, NotFound, StoreError, TracejudgeError
+from tracejudge.model import Evaluation, Span, TraceSummary, WriteResult
+from tracejudge.store.base import VerifyReport
 
 __all__ = [
     "AuthenticationError",
-    "RemoteClient",
+    "RemoteStore",
     "evaluation_from_json",
     "evaluation_to_json",
     "span_from_json",
@@ -94,12 +86,14 @@ def _walk_nodes(nodes: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         stack.extend(reversed(node.get("children") or ()))
 
 
-class RemoteClient:
-    """Read (and annotate) traces on a tracejudge server over its REST API.
+class RemoteStore:
+    """The Store protocol over HTTP (reads, and writes of evaluations).
 
     Example::
 
-        with RemoteClient("http://127.0.0.1:6464", api_key="tj_...") as client:
+        from tracejudge.client import Client
+
+        with Client(url="http://127.0.0.1:6464", api_key="tj_...") as client:
             for row in client.traces("shop", limit=10):
                 print(row.trace_id, row.input_preview)
 
@@ -107,8 +101,11 @@ class RemoteClient:
     :param api_key: a project key; sent as ``Authorization: Bearer``.
     :param timeout: seconds per request.
     :param transport: an ``httpx`` transport, e.g. ``httpx.ASGITransport(app)`` in tests.
-    :raises AuthenticationError: on 401/403; :class:`TraceNotFound`/:class:`SpanNotFound`
-        on 404 of a trace/span; :class:`StoreError` when the server is unavailable.
+
+    Errors: :class:`AuthenticationError` on 401/403, :class:`ConfigurationError` on a
+    rejected argument (400/422), :class:`StoreError` when the server is unreachable or
+    fails. Spans are not written through here (send them over OTLP, e.g.
+    ``register(endpoint=...)``), and ``verify`` needs the database file itself.
     """
 
     def __init__(
@@ -119,7 +116,7 @@ class RemoteClient:
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        if not url.startswith(("http://", "https://")):
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ConfigurationError(f"url must start with http:// or https://, got {url!r}")
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.url = url.rstrip("/")
@@ -128,22 +125,18 @@ class RemoteClient:
         )
 
     def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, Any] | None = None,
-        json: Any = None,
-        not_found: type[NotFound] = NotFound,
+        self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None
     ) -> Any:
-        """One API call; translates error statuses into tracejudge exceptions."""
+        """One API call, or None for a 404; other error statuses raise."""
         query = {k: v for k, v in (params or {}).items() if v is not None}
         try:
             response = self._http.request(method, path, params=query, json=json)
         except httpx.HTTPError as e:
-            raise StoreError(f"{method} {self.url}{path}: {e}") from e
+            raise StoreError(f"{method} {self.url}/api/v1{path}: {e}") from e
         if response.is_success:
             return response.json()
+        if response.status_code == 404:
+            return None
         try:
             detail = response.json().get("detail")
         except ValueError:
@@ -151,119 +144,86 @@ class RemoteClient:
         message = f"{method} {path}: HTTP {response.status_code}: {detail}"
         if response.status_code in (401, 403):
             raise AuthenticationError(message)
-        if response.status_code == 404:
-            raise not_found(message)
         if response.status_code in (400, 422):
             raise ConfigurationError(message)
         raise StoreError(message)
 
-    def projects(self) -> list[str]:
-        """Project names with at least one span (only the key's own project with a key)."""
-        return [p["name"] for p in self._request("GET", "/projects")["data"]]
+    def write(self, spans: Sequence[Span], evaluations: Sequence[Evaluation] = ()) -> WriteResult:
+        """Post evaluations (each committed before the next); spans are refused.
 
-    def traces(
-        self, project: str, limit: int = 50, before: int | None = None
+        Evaluation ids are sent along, so re-posting the same one is a no-op.
+        """
+        if spans:
+            raise StoreError("RemoteStore does not write spans; export them over OTLP")
+        for ev in evaluations:
+            body = {
+                "id": ev.id,
+                "span_id": ev.span_id,
+                "name": ev.name,
+                "score": ev.score,
+                "label": ev.label,
+                "explanation": ev.explanation,
+                "evaluator": ev.evaluator,
+            }
+            body = {k: v for k, v in body.items() if v is not None}
+            if self._request("POST", "/evaluations", json=body) is None:
+                raise NotFound(f"no span {ev.span_id} on the server (in the key's project)")
+        return WriteResult(evaluations=len(evaluations))
+
+    def trace_spans(self, trace_id: str, project: str | None = None) -> list[Span]:
+        data = self._request("GET", f"/traces/{trace_id}", params={"project": project})
+        if data is None:
+            return []
+        return [span_from_json(node) for node in _walk_nodes(data["roots"])]
+
+    def span(self, span_id: str, project: str | None = None) -> Span | None:
+        data = self._request("GET", f"/spans/{span_id}", params={"project": project})
+        return None if data is None else span_from_json(data)
+
+    def list_traces(
+        self, project: str, *, limit: int = 50, before: int | None = None
     ) -> list[TraceSummary]:
-        """Newest traces first; ``before`` is the ``start_ns`` cursor of the last row seen."""
-        page = self._request(
-            "GET", "/traces", params={"project": project, "limit": limit, "before": before}
-        )
-        return [summary_from_json(row) for row in page["data"]]
+        params = {"project": project, "limit": limit, "before": before}
+        page = self._request("GET", "/traces", params=params)
+        return [summary_from_json(row) for row in page["data"]] if page else []
 
-    def trace(self, trace_id: str, project: str | None = None) -> Trace:
-        """All spans of one trace as a tree; raises :class:`TraceNotFound`."""
-        data = self._request(
-            "GET", f"/traces/{trace_id}", params={"project": project}, not_found=TraceNotFound
-        )
-        return Trace(trace_id, tuple(span_from_json(n) for n in _walk_nodes(data["roots"])))
-
-    def span(self, span_id: str, project: str | None = None) -> Span:
-        """One span by id; raises :class:`SpanNotFound`."""
-        data = self._request(
-            "GET", f"/spans/{span_id}", params={"project": project}, not_found=SpanNotFound
-        )
-        return span_from_json(data)
-
-    def spans(
+    def list_spans(
         self,
         project: str | None = None,
+        *,
         kind: str | None = None,
+        trace_id: str | None = None,
         limit: int = 100,
         after_seq: int | None = None,
-        *,
-        trace_id: str | None = None,
     ) -> list[Span]:
-        """Spans in ingest order after the ``after_seq`` cursor."""
-        page = self._request(
-            "GET",
-            "/spans",
-            params={
-                "project": project,
-                "kind": kind,
-                "limit": limit,
-                "after_seq": after_seq,
-                "trace_id": trace_id,
-            },
-        )
-        return [span_from_json(s) for s in page["data"]]
+        params = {
+            "project": project,
+            "kind": kind,
+            "trace_id": trace_id,
+            "limit": limit,
+            "after_seq": after_seq,
+        }
+        page = self._request("GET", "/spans", params=params)
+        return [span_from_json(s) for s in page["data"]] if page else []
 
     def evaluations(
         self, *, span_id: str | None = None, trace_id: str | None = None
     ) -> list[Evaluation]:
-        """Evaluations of one span, or of every span of one trace, oldest first.
+        params = {"span_id": span_id, "trace_id": trace_id}
+        page = self._request("GET", "/evaluations", params=params)
+        return [evaluation_from_json(e) for e in page["data"]] if page else []
 
-        Raises :class:`ConfigurationError` unless exactly one of the two is given.
-        """
-        if (span_id is None) == (trace_id is None):
-            raise ConfigurationError("evaluations() takes exactly one of span_id or trace_id")
-        page = self._request(
-            "GET", "/evaluations", params={"span_id": span_id, "trace_id": trace_id}
+    def projects(self) -> list[str]:
+        return [p["name"] for p in self._request("GET", "/projects")["data"]]
+
+    def verify(self) -> VerifyReport:
+        raise StoreError(
+            "verify() needs the database file; run `tracejudge verify --db ...` on the server"
         )
-        return [evaluation_from_json(e) for e in page["data"]]
-
-    def log_evaluation(
-        self,
-        span_id: str,
-        name: str,
-        *,
-        score: float | None = None,
-        label: str | None = None,
-        explanation: str | None = None,
-        evaluator: str | None = None,
-        id: str | None = None,
-    ) -> Evaluation:
-        """Attach an evaluation to a stored span; returns it once it is committed.
-
-        Pass ``id`` to make retries idempotent (a second post with the same id is a no-op).
-        """
-        body = {
-            "span_id": span_id,
-            "name": name,
-            "score": score,
-            "label": label,
-            "explanation": explanation,
-            "evaluator": evaluator,
-            "id": id,
-        }
-        data = self._request(
-            "POST",
-            "/evaluations",
-            json={k: v for k, v in body.items() if v is not None},
-            not_found=SpanNotFound,
-        )
-        return evaluation_from_json(data)
 
     def close(self) -> None:
         """Close the HTTP connection pool. Idempotent."""
         self._http.close()
 
-    def __enter__(self) -> RemoteClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+    def __repr__(self) -> str:
+        return f"RemoteStore({self.url!r})"

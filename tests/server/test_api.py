@@ -8,8 +8,9 @@ import pytest
 from tests.server.conftest import PROTOBUF, LiveServer, llm_trace, make_request, make_span
 
 from tracejudge.client import Client
-from tracejudge.errors import ConfigurationError, SpanNotFound, TraceNotFound
-from tracejudge.remote import RemoteClient
+from tracejudge.errors import ConfigurationError, SpanNotFound, StoreError, TraceNotFound
+from tracejudge.model import Evaluation
+from tracejudge.remote import AuthenticationError
 
 
 @pytest.fixture
@@ -95,8 +96,11 @@ def test_not_found_and_bad_parameters(loaded: LiveServer, http: httpx.Client) ->
 
 
 def test_remote_client_matches_embedded_client(loaded: LiveServer) -> None:
-    with Client(loaded.store) as local, RemoteClient(loaded.url) as remote:
-        remote.log_evaluation(f"{22:016x}", "helpful", score=0.5, explanation="fine")
+    with Client(loaded.store) as local, Client(url=loaded.url) as remote:
+        helpful = Evaluation(
+            id="e1", trace_id="", span_id=f"{22:016x}", project="", name="helpful", score=0.5
+        )
+        assert remote.store.write([], [helpful]).evaluations == 1
         assert remote.projects() == local.projects() == ["bank", "shop"]
         assert remote.traces("shop", limit=3) == local.traces("shop", limit=3)
         cursor = local.traces("shop", limit=3)[-1].start_ns
@@ -122,3 +126,20 @@ def test_remote_client_matches_embedded_client(loaded: LiveServer) -> None:
             remote.span("e" * 16)
         with pytest.raises(ConfigurationError):
             remote.evaluations()
+        with pytest.raises(StoreError):
+            remote.verify()  # needs the file, not the API
+
+
+def test_remote_client_with_keys(live_server: LiveServer, http: httpx.Client) -> None:
+    _, key = live_server.keys.create("shop")
+    headers = {**PROTOBUF, "Authorization": f"Bearer {key}"}
+    assert http.post(live_server.traces_url, content=make_request(llm_trace(1)), headers=headers)
+    with Client(url=live_server.url, api_key=key) as client:
+        assert [t.trace_id for t in client.traces("shop")] == [f"{1:032x}"]
+    wrong = Client(url=live_server.url, api_key="tj_wrong-key-000000000000")
+    with wrong, pytest.raises(AuthenticationError):
+        wrong.traces("shop")
+    with Client(url=live_server.url, api_key=key) as client, pytest.raises(AuthenticationError):
+        client.traces("bank")
+    with pytest.raises(ConfigurationError):
+        Client("x.db", url=live_server.url)

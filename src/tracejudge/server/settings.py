@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, fields
 from typing import Any
 
+from tracejudge import semconv as sc
 from tracejudge.errors import ConfigurationError
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "Settings", "is_loopback_host"]
@@ -52,7 +53,7 @@ class Settings:
     """``Retry-After`` seconds sent with 429/503 so OTLP exporters back off and retry."""
     write_timeout_s: float = 60.0
     """How long a request waits for its spans to be committed before answering 503."""
-    project_header: str = "x-tracejudge-project"
+    project_header: str = sc.TJ_PROJECT_HEADER
     """Request header that names the project explicitly (beats the resource attributes)."""
 
     def __post_init__(self) -> None:

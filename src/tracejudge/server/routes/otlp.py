@@ -10,7 +10,7 @@ only after the commit. Spans re-sent with different content are reported in
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import orjson
@@ -19,16 +19,15 @@ from fastapi.concurrency import run_in_threadpool
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from tracejudge.errors import DecodeError
-from tracejudge.ingest.normalize import normalize
-from tracejudge.ingest.otlp import DecodeLimits, decode_request, payload_format
-from tracejudge.ingest.project import resolve_project
-from tracejudge.model import Evaluation, Span, WriteResult
+from tracejudge.ingest.otlp import DecodeLimits, payload_format
+from tracejudge.ingest.pipeline import decode_and_normalize
+from tracejudge.model import WriteResult
 from tracejudge.server.deps import CurrentPrincipal, IngestQueueDep, SettingsDep
 from tracejudge.server.errors import ApiError
 from tracejudge.server.settings import Settings
 from tracejudge.server.writes import busy, write_durably
 
-__all__ = ["PROTOBUF", "decode_spans", "router"]
+__all__ = ["PROTOBUF", "router"]
 
 PROTOBUF = "application/x-protobuf"
 
@@ -51,28 +50,6 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     415: {"description": "Content-Type is neither protobuf nor JSON"},
     503: {"description": "Overloaded; retry after Retry-After seconds"},
 }
-
-
-def decode_spans(
-    body: bytes,
-    content_type: str | None,
-    content_encoding: str | None,
-    explicit_project: str | None,
-    limits: DecodeLimits,
-) -> tuple[list[Span], list[Evaluation]]:
-    """Decode and normalize one request body (all or nothing; raises DecodeError)."""
-    raws = decode_request(body, content_type, content_encoding, limits)
-    spans: list[Span] = []
-    evaluations: list[Evaluation] = []
-    projects: dict[int, str] = {}  # spans of one ResourceSpans share one resource dict
-    for raw in raws:
-        project = projects.get(id(raw.resource))
-        if project is None:
-            project = projects[id(raw.resource)] = resolve_project(explicit_project, raw.resource)
-        span, evals = normalize(raw, project)
-        spans.append(span)
-        evaluations.extend(evals)
-    return spans, evaluations
 
 
 def _over_limit(error: DecodeError) -> bool:
@@ -144,12 +121,14 @@ async def export_traces(
         body = await _read_body(request, settings.max_body_bytes)
         try:
             spans, evaluations = await run_in_threadpool(
-                decode_spans,
-                body,
-                content_type,
-                request.headers.get("content-encoding"),
-                explicit,
-                _limits(settings),
+                partial(
+                    decode_and_normalize,
+                    body,
+                    content_type=content_type or "",
+                    content_encoding=request.headers.get("content-encoding"),
+                    project=explicit,
+                    limits=_limits(settings),
+                )
             )
         except DecodeError as e:
             raise ApiError(413 if _over_limit(e) else 400, str(e)) from e
