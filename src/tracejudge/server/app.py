@@ -9,6 +9,7 @@ translated once, here: the REST API answers ``{"detail": ...}`` JSON, the OTLP r
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,11 +27,12 @@ from tracejudge.server.settings import Settings
 from tracejudge.store.base import Store
 from tracejudge.store.keys import SQLiteKeyStore
 
-__all__ = ["API_PREFIX", "create_app"]
+__all__ = ["API_PREFIX", "DB_ENV", "app_from_env", "create_app"]
 
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+DB_ENV = "TRACEJUDGE_DB"
 
 # google.rpc.Code for the statuses the receiver answers with.
 _GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 413: 8, 415: 3, 429: 8, 503: 14}
@@ -90,6 +92,18 @@ def create_app(
     app.add_exception_handler(TracejudgeError, _handle_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _handle_unexpected)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """App factory for ``serve --workers N`` (uvicorn imports it in each worker process):
+    the store named by ``$TRACEJUDGE_DB``, settings from ``TRACEJUDGE_*`` variables.
+
+    Each worker process has its own queue and writer thread; SQLite's write lock (with
+    the store's busy timeout) serializes their transactions, so every 200 is still a commit.
+    """
+    from tracejudge.store import open_store
+
+    return create_app(open_store(os.environ.get(DB_ENV) or None), Settings.from_env())
 
 
 def _error_response(

@@ -7,6 +7,7 @@ itself imported by ``tracejudge.cli``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -19,7 +20,7 @@ from rich.table import Table
 from tracejudge.server.settings import DEFAULT_HOST, DEFAULT_PORT, Settings, is_loopback_host
 from tracejudge.store.keys import SQLiteKeyStore
 
-__all__ = ["keys_app", "serve_command"]
+__all__ = ["APP_FACTORY", "keys_app", "serve_command"]
 
 _DbOption = Annotated[
     str | None,
@@ -29,6 +30,8 @@ _DbOption = Annotated[
         show_default=False,
     ),
 ]
+
+APP_FACTORY = "tracejudge.server.app:app_from_env"
 
 keys_app = typer.Typer(
     name="keys",
@@ -55,6 +58,14 @@ def serve_command(
     db: _DbOption = None,
     host: Annotated[str, typer.Option(help="Interface to bind")] = DEFAULT_HOST,
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port")] = DEFAULT_PORT,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes; more than 1 uses more cores for ingest "
+            "(each has its own writer; SQLite serializes their commits)",
+        ),
+    ] = 1,
 ) -> None:
     """Run the server: OTLP/HTTP at /v1/traces and the REST API at /api/v1.
 
@@ -65,7 +76,7 @@ def serve_command(
     import uvicorn
 
     from tracejudge.cli import _fail, _user_errors
-    from tracejudge.server.app import create_app
+    from tracejudge.server.app import DB_ENV, create_app
     from tracejudge.store import open_store
 
     with _user_errors():
@@ -78,20 +89,23 @@ def serve_command(
             f"refusing to serve on {settings.host} without API keys: anyone on the network "
             "could read and write traces. Create one with `tracejudge keys create --project P`."
         )
-    app = create_app(store, settings, keys=keys)
     Console(stderr=True).print(
         f"tracejudge serving {store.path} on http://{settings.host}:{settings.port} "  # type: ignore[attr-defined]
         f"(OTLP: /v1/traces, API: /api/v1, docs: /docs)"
     )
+    options = {
+        "host": settings.host,
+        "port": settings.port,
+        "access_log": False,
+        "log_level": "warning",
+        "timeout_graceful_shutdown": 10,
+    }
     try:
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            access_log=False,
-            log_level="warning",
-            timeout_graceful_shutdown=10,
-        )
+        if workers == 1:
+            uvicorn.run(create_app(store, settings, keys=keys), **options)  # type: ignore[arg-type]
+        else:
+            os.environ[DB_ENV] = str(store.path)  # type: ignore[attr-defined]
+            uvicorn.run(APP_FACTORY, factory=True, workers=workers, **options)  # type: ignore[arg-type]
     finally:
         store.close()
 
