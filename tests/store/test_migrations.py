@@ -39,7 +39,7 @@ def test_fresh_file_gets_the_full_schema_in_wal_mode(db_path: Path) -> None:
         ("trigger", "evaluations_no_delete"),
         ("index", "ix_traces_project_start_ns"),
         ("index", "ix_spans_project_kind_start_ns"),
-        ("index", "ix_spans_span_id"),
+        ("index", "ix_spans_span_bucket_span_id"),
     } <= names
     raw = sqlite3.connect(db_path)
     try:

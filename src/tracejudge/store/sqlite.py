@@ -34,7 +34,12 @@ from tracejudge.model import (
 )
 from tracejudge.store.base import VerifyReport
 from tracejudge.store.migrations import upgrade_to_head
-from tracejudge.store.schema import EVALUATION_COLUMNS, SPAN_COLUMNS, TRACE_COLUMNS
+from tracejudge.store.schema import (
+    EVALUATION_COLUMNS,
+    SPAN_BUCKET_BITS,
+    SPAN_COLUMNS,
+    TRACE_COLUMNS,
+)
 
 __all__ = ["PREVIEW_CHARS", "SQLiteStore"]
 
@@ -47,11 +52,12 @@ _SPAN_ID = re.compile(r"[0-9a-f]{16}").fullmatch
 _STATUSES = frozenset(StatusCode)
 _JSON_FIELDS = ("attributes", "events", "links", "resource", "scope")
 
-_SPAN_INSERT_COLUMNS = SPAN_COLUMNS[1:]  # all but ingest_seq, which SQLite assigns
+# ingest_seq is assigned by SQLite; trace_rowid and span_bucket by the write path.
+_SPAN_INSERT_COLUMNS = ("trace_rowid", "span_bucket", *SPAN_COLUMNS[1:])
 _INSERT_SPAN = (
     f"INSERT INTO spans ({', '.join(_SPAN_INSERT_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(_SPAN_INSERT_COLUMNS))}) "
-    "ON CONFLICT (trace_id, span_id) DO NOTHING"
+    "ON CONFLICT (trace_rowid, span_id) DO NOTHING"
 )
 _EVAL_INSERT_COLUMNS = EVALUATION_COLUMNS[1:]  # all but seq
 _INSERT_EVALUATION = (
@@ -59,28 +65,41 @@ _INSERT_EVALUATION = (
     f"VALUES ({', '.join('?' * len(_EVAL_INSERT_COLUMNS))}) "
     "ON CONFLICT (id) DO NOTHING"
 )
-# In an UPDATE, every right-hand side sees the row as it was before the update, so the
-# root fields can all test the old root_span_id.
-_UPSERT_TRACE = (
-    f"INSERT INTO traces ({', '.join(TRACE_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(TRACE_COLUMNS))}) "
-    "ON CONFLICT (project, trace_id) DO UPDATE SET "
-    "start_ns = min(start_ns, excluded.start_ns), "
-    "end_ns = max(end_ns, excluded.end_ns), "
-    "root_span_id = coalesce(root_span_id, excluded.root_span_id), "
-    "name = CASE WHEN root_span_id IS NULL THEN excluded.name ELSE name END, "
-    "input_preview = CASE WHEN root_span_id IS NULL "
-    "THEN excluded.input_preview ELSE input_preview END, "
-    "output_preview = CASE WHEN root_span_id IS NULL "
-    "THEN excluded.output_preview ELSE output_preview END, "
-    "span_count = span_count + excluded.span_count, "
-    "error_count = error_count + excluded.error_count, "
-    "prompt_tokens = prompt_tokens + excluded.prompt_tokens, "
-    "completion_tokens = completion_tokens + excluded.completion_tokens"
+# A trace's row exists before its spans go in (spans reference its rowid). A new row
+# starts with the batch's time range and zero counts; _UPDATE_TRACE then adds the spans.
+_ENSURE_TRACE = (
+    "INSERT INTO traces (trace_id, project, start_ns, end_ns, span_count, error_count, "
+    "prompt_tokens, completion_tokens) VALUES (?, ?, ?, ?, 0, 0, 0, 0) "
+    "ON CONFLICT (trace_id) DO NOTHING"
 )
+# In an UPDATE every right-hand side sees the row as it was before the update, so all the
+# root fields test the old root_span_id: the first root to arrive wins, whenever it comes.
+_UPDATE_TRACE = (
+    "UPDATE traces SET "
+    "start_ns = min(start_ns, ?), "
+    "end_ns = max(end_ns, ?), "
+    "name = CASE WHEN root_span_id IS NULL THEN ? ELSE name END, "
+    "input_preview = CASE WHEN root_span_id IS NULL THEN ? ELSE input_preview END, "
+    "output_preview = CASE WHEN root_span_id IS NULL THEN ? ELSE output_preview END, "
+    "root_span_id = coalesce(root_span_id, ?), "
+    "span_count = span_count + ?, "
+    "error_count = error_count + ?, "
+    "prompt_tokens = prompt_tokens + ?, "
+    "completion_tokens = completion_tokens + ? "
+    "WHERE trace_rowid = ?"
+)
+_ID_CHUNK = 500  # bound parameters per IN (...) lookup
 _SELECT_SPANS = f"SELECT {', '.join(SPAN_COLUMNS)} FROM spans"
 _SELECT_EVALUATIONS = f"SELECT {', '.join(EVALUATION_COLUMNS)} FROM evaluations"
 _SELECT_TRACES = f"SELECT {', '.join(TRACE_COLUMNS)} FROM traces"
+# One index probe per span bucket (see schema.py); the bucket list comes from a CTE.
+_SELECT_SPAN_BY_ID = (
+    "WITH RECURSIVE b(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM b "
+    "WHERE n < (SELECT max(span_bucket) FROM spans)) "
+    f"SELECT {', '.join('s.' + c for c in SPAN_COLUMNS)} "
+    "FROM b JOIN spans AS s ON s.span_bucket = b.n AND s.span_id = ?"
+)
+_TRACE_ROWID = "(SELECT trace_rowid FROM traces WHERE trace_id = ?)"
 
 
 def _preview(text: str | None) -> str | None:
@@ -95,50 +114,86 @@ def _check_int(value: object, what: str) -> None:
         raise StoreError(f"{what} must be an int, got {type(value).__name__}")
 
 
-def _span_row(index: int, span: Span, ingested_at_ns: int) -> tuple[Any, ...]:
-    """Validate one span and turn it into an insert row (in _SPAN_INSERT_COLUMNS order)."""
-    where = f"spans[{index}]"
-    if not isinstance(span, Span):
-        raise StoreError(f"{where}: expected a tracejudge.model.Span, got {type(span).__name__}")
-    where = f"spans[{index}] (trace {span.trace_id!r}, span {span.span_id!r})"
+_OPTIONAL_STR_FIELDS = (
+    "status_message", "input", "output", "model", "provider", "session_id", "user_id",
+)  # fmt: skip
+
+
+def _span_problem(span: Span) -> str | None:
+    """What is wrong with a span's scalar fields, or None. (JSON fields: see _span_row.)"""
     if not (isinstance(span.trace_id, str) and _TRACE_ID(span.trace_id)):
-        raise StoreError(f"{where}: trace_id must be 32 lowercase hex characters")
+        return "trace_id must be 32 lowercase hex characters"
     if not (isinstance(span.span_id, str) and _SPAN_ID(span.span_id)):
-        raise StoreError(f"{where}: span_id must be 16 lowercase hex characters")
+        return "span_id must be 16 lowercase hex characters"
     parent = span.parent_span_id
     if parent is not None and not (isinstance(parent, str) and _SPAN_ID(parent)):
-        raise StoreError(f"{where}: parent_span_id must be None or 16 lowercase hex characters")
+        return "parent_span_id must be None or 16 lowercase hex characters"
     if not (isinstance(span.project, str) and span.project):
-        raise StoreError(f"{where}: project must be a non-empty string")
-    for name in ("name", "kind", "otel_kind"):
-        if not isinstance(getattr(span, name), str):
-            raise StoreError(f"{where}: {name} must be a string")
+        return "project must be a non-empty string"
+    if not (isinstance(span.name, str) and isinstance(span.kind, str)):
+        return "name and kind must be strings"
+    if not isinstance(span.otel_kind, str):
+        return "otel_kind must be a string"
     if span.status not in _STATUSES:
-        raise StoreError(f"{where}: status must be one of {sorted(_STATUSES)}, got {span.status!r}")
+        return f"status must be one of {sorted(_STATUSES)}, got {span.status!r}"
+    # type() rather than isinstance(): bool is an int subclass and is rejected too.
+    for name in ("start_ns", "end_ns"):
+        if type(getattr(span, name)) is not int:
+            return f"{name} must be an int, got {type(getattr(span, name)).__name__}"
+    for name in ("prompt_tokens", "completion_tokens"):
+        value = getattr(span, name)
+        if value is not None and type(value) is not int:
+            return f"{name} must be an int or None, got {type(value).__name__}"
+    for name in _OPTIONAL_STR_FIELDS:
+        value = getattr(span, name)
+        if value is not None and not isinstance(value, str):
+            return f"{name} must be a string or None, got {type(value).__name__}"
+    if not isinstance(span.content_hash, str):
+        return "content_hash must be a string"
+    return None
+
+
+_dumps = orjson.dumps
+_SORT_KEYS = orjson.OPT_SORT_KEYS
+
+
+def _span_row(index: int, span: Span, ingested_at_ns: int) -> tuple[Any, ...]:
+    """Validate one span and turn it into an insert row (SPAN_COLUMNS[1:] order).
+
+    Raises StoreError naming the span's position and ids and what is wrong.
+    """
+    if not isinstance(span, Span):
+        raise StoreError(
+            f"spans[{index}]: expected a tracejudge.model.Span, got {type(span).__name__}"
+        )
+    problem = _span_problem(span)
+    field = ""
     try:
-        _check_int(span.start_ns, "start_ns")
-        _check_int(span.end_ns, "end_ns")
-        for name in ("prompt_tokens", "completion_tokens"):
-            if getattr(span, name) is not None:
-                _check_int(getattr(span, name), name)
-    except StoreError as e:
-        raise StoreError(f"{where}: {e}") from None
-    dumped = []
-    for name in (*_JSON_FIELDS, "tags"):
-        try:
-            dumped.append(orjson.dumps(getattr(span, name), option=orjson.OPT_SORT_KEYS).decode())
-        except (TypeError, orjson.JSONEncodeError) as e:
-            raise StoreError(f"{where}: {name} is not JSON-serializable: {e}") from None
-    content_hash = span.content_hash
-    if not content_hash:
-        try:
-            content_hash = compute_content_hash(span)
-        except (TypeError, orjson.JSONEncodeError) as e:  # pragma: no cover - caught above
-            raise StoreError(f"{where}: cannot hash span: {e}") from None
+        if problem is None:
+            # Kept inline (not a loop over names): this runs once per span on the hot path.
+            field = "attributes"
+            attributes = _dumps(span.attributes, option=_SORT_KEYS).decode()
+            field = "events"
+            events = _dumps(span.events, option=_SORT_KEYS).decode() if span.events else "[]"
+            field = "links"
+            links = _dumps(span.links, option=_SORT_KEYS).decode() if span.links else "[]"
+            field = "resource"
+            resource = _dumps(span.resource, option=_SORT_KEYS).decode()
+            field = "scope"
+            scope = _dumps(span.scope, option=_SORT_KEYS).decode()
+            field = "tags"
+            tags = _dumps(span.tags).decode() if span.tags else "[]"
+            field = "span"
+            content_hash = span.content_hash or compute_content_hash(span)
+    except (TypeError, orjson.JSONEncodeError) as e:
+        problem = f"{field} is not JSON-serializable: {e}"
+    if problem is not None:
+        where = f"spans[{index}] (trace {span.trace_id!r}, span {span.span_id!r})"
+        raise StoreError(f"{where}: {problem}")
     return (
         span.trace_id,
         span.span_id,
-        parent,
+        span.parent_span_id,
         span.project,
         span.name,
         span.kind,
@@ -147,7 +202,11 @@ def _span_row(index: int, span: Span, ingested_at_ns: int) -> tuple[Any, ...]:
         span.status_message,
         span.start_ns,
         span.end_ns,
-        *dumped[:5],
+        attributes,
+        events,
+        links,
+        resource,
+        scope,
         span.input,
         span.output,
         span.model,
@@ -156,7 +215,7 @@ def _span_row(index: int, span: Span, ingested_at_ns: int) -> tuple[Any, ...]:
         span.completion_tokens,
         span.session_id,
         span.user_id,
-        dumped[5],
+        tags,
         content_hash,
         ingested_at_ns,
     )
@@ -220,25 +279,29 @@ def _summary_from_row(row: Sequence[Any]) -> TraceSummary:
     )
 
 
-def _trace_rows(spans: Sequence[Span]) -> list[tuple[Any, ...]]:
-    """Per-trace summary deltas for newly inserted spans (TRACE_COLUMNS order)."""
-    acc: dict[tuple[str, str], list[Any]] = {}
+def _trace_deltas(spans: Sequence[Span]) -> dict[str, list[Any]]:
+    """Per-trace summary contributions of ``spans``, keyed by trace id.
+
+    Each value: [project, start_ns, end_ns, name, input_preview, output_preview,
+    root_span_id, span_count, error_count, prompt_tokens, completion_tokens] -- the
+    parameter order of _UPDATE_TRACE after the project.
+    """
+    acc: dict[str, list[Any]] = {}
     for s in spans:
-        key = (s.project, s.trace_id)
-        row = acc.get(key)
-        if row is None:
-            row = acc[key] = [s.project, s.trace_id, s.start_ns, s.end_ns]
-            row += [None, None, None, None, 0, 0, 0, 0]
+        d = acc.get(s.trace_id)
+        if d is None:
+            d = acc[s.trace_id] = [s.project, s.start_ns, s.end_ns, None, None, None, None]
+            d += [0, 0, 0, 0]
         else:
-            row[2] = min(row[2], s.start_ns)
-            row[3] = max(row[3], s.end_ns)
-        if s.parent_span_id is None and row[4] is None:
-            row[4:8] = [s.span_id, s.name, _preview(s.input), _preview(s.output)]
-        row[8] += 1
-        row[9] += s.status == StatusCode.ERROR
-        row[10] += s.prompt_tokens or 0
-        row[11] += s.completion_tokens or 0
-    return [tuple(r) for r in acc.values()]
+            d[1] = min(d[1], s.start_ns)
+            d[2] = max(d[2], s.end_ns)
+        if s.parent_span_id is None and d[6] is None:
+            d[3:7] = [s.name, _preview(s.input), _preview(s.output), s.span_id]
+        d[7] += 1
+        d[8] += s.status == StatusCode.ERROR
+        d[9] += s.prompt_tokens or 0
+        d[10] += s.completion_tokens or 0
+    return acc
 
 
 def _positive_int(value: object, argument: str) -> int:
@@ -402,14 +465,22 @@ class SQLiteStore:
         conflicts: list[tuple[str, str]] = []
         inserted: Sequence[Span] = spans
         if span_rows:
+            deltas = _trace_deltas(spans)
+            rowids = self._ensure_traces(conn, deltas)
             row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'spans'").fetchone()
             seq_before = row[0] if row else 0
-            count = conn.executemany(_INSERT_SPAN, span_rows).rowcount
+            bucket = (seq_before + 1) >> SPAN_BUCKET_BITS
+            count = conn.executemany(
+                _INSERT_SPAN, [(rowids[r[0]], bucket, *r) for r in span_rows]
+            ).rowcount
             if count != len(span_rows):
                 inserted, duplicates, conflicts = self._sort_out_resent(
-                    conn, spans, span_rows, seq_before
+                    conn, spans, span_rows, rowids, seq_before
                 )
-            conn.executemany(_UPSERT_TRACE, _trace_rows(inserted))
+                deltas = _trace_deltas(inserted)
+            conn.executemany(
+                _UPDATE_TRACE, [(*d[1:], rowids[trace_id]) for trace_id, d in deltas.items()]
+            )
         evals = conn.executemany(_INSERT_EVALUATION, eval_rows).rowcount if eval_rows else 0
         return WriteResult(
             inserted=len(inserted),
@@ -419,10 +490,28 @@ class SQLiteStore:
         )
 
     @staticmethod
+    def _ensure_traces(conn: sqlite3.Connection, deltas: dict[str, list[Any]]) -> dict[str, int]:
+        """Create missing ``traces`` rows; return trace_id -> trace_rowid for the batch."""
+        conn.executemany(_ENSURE_TRACE, [(t, d[0], d[1], d[2]) for t, d in deltas.items()])
+        ids = list(deltas)
+        rowids: dict[str, int] = {}
+        for i in range(0, len(ids), _ID_CHUNK):
+            chunk = ids[i : i + _ID_CHUNK]
+            rowids.update(
+                conn.execute(
+                    "SELECT trace_id, trace_rowid FROM traces WHERE trace_id IN "
+                    f"({', '.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+            )
+        return rowids
+
+    @staticmethod
     def _sort_out_resent(
         conn: sqlite3.Connection,
         spans: Sequence[Span],
         span_rows: list[tuple[Any, ...]],
+        rowids: dict[str, int],
         seq_before: int,
     ) -> tuple[list[Span], int, list[tuple[str, str]]]:
         """Which spans of the batch were new, re-sent identical, or re-sent different.
@@ -436,7 +525,7 @@ class SQLiteStore:
                 "SELECT trace_id, span_id FROM spans WHERE ingest_seq > ?", (seq_before,)
             ).fetchall()
         )
-        hash_at = _SPAN_INSERT_COLUMNS.index("content_hash")
+        hash_at = SPAN_COLUMNS.index("content_hash") - 1  # span_rows lack ingest_seq
         inserted: list[Span] = []
         duplicates = 0
         conflicts: list[tuple[str, str]] = []
@@ -447,7 +536,8 @@ class SQLiteStore:
                 inserted.append(span)
                 continue
             stored = conn.execute(
-                "SELECT content_hash FROM spans WHERE trace_id = ? AND span_id = ?", key
+                "SELECT content_hash FROM spans WHERE trace_rowid = ? AND span_id = ?",
+                (rowids[span.trace_id], span.span_id),
             ).fetchone()
             if stored is not None and stored[0] == row[hash_at]:
                 duplicates += 1
@@ -459,7 +549,7 @@ class SQLiteStore:
 
     def trace_spans(self, trace_id: str, project: str | None = None) -> list[Span]:
         """All spans of a trace in start order; empty if unknown."""
-        sql = _SELECT_SPANS + " WHERE trace_id = ?"
+        sql = _SELECT_SPANS + f" WHERE trace_rowid = {_TRACE_ROWID}"
         params: list[Any] = [trace_id]
         if project is not None:
             sql += " AND project = ?"
@@ -468,12 +558,12 @@ class SQLiteStore:
 
     def span(self, span_id: str, project: str | None = None) -> Span | None:
         """One span by id, or None (the oldest stored if ids collide across traces)."""
-        sql = _SELECT_SPANS + " WHERE span_id = ?"
+        sql = _SELECT_SPAN_BY_ID
         params: list[Any] = [span_id]
         if project is not None:
-            sql += " AND project = ?"
+            sql += " AND s.project = ?"
             params.append(project)
-        rows = self._query(sql + " ORDER BY ingest_seq LIMIT 1", params)
+        rows = self._query(sql + " ORDER BY s.ingest_seq LIMIT 1", params)
         return _span_from_row(rows[0]) if rows else None
 
     def list_traces(
@@ -486,7 +576,7 @@ class SQLiteStore:
         if before is not None:
             sql += " AND start_ns < ?"
             params.append(before)
-        sql += " ORDER BY start_ns DESC, trace_id DESC LIMIT ?"
+        sql += " ORDER BY start_ns DESC, trace_rowid DESC LIMIT ?"
         return [_summary_from_row(r) for r in self._query(sql, [*params, limit])]
 
     def list_spans(
@@ -534,8 +624,17 @@ class SQLiteStore:
         ]
 
     def projects(self) -> list[str]:
-        """Project names that have at least one span, sorted."""
-        return [r[0] for r in self._query("SELECT DISTINCT project FROM traces ORDER BY project")]
+        """Project names that have at least one span, sorted.
+
+        One index probe per project (a loose index scan), not a scan of every trace.
+        """
+        names: list[str] = []
+        while True:
+            sql = "SELECT min(project) FROM traces" + (" WHERE project > ?" if names else "")
+            (name,) = self._query(sql, names[-1:])[0]
+            if name is None:
+                return names
+            names.append(name)
 
     def verify(self) -> VerifyReport:
         """Recompute every span's content hash from its stored columns.

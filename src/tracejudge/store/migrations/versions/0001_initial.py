@@ -31,6 +31,8 @@ def upgrade() -> None:
     op.create_table(
         "spans",
         sa.Column("ingest_seq", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("trace_rowid", sa.Integer, nullable=False),
+        sa.Column("span_bucket", sa.Integer, nullable=False),
         sa.Column("trace_id", sa.String(32), nullable=False),
         sa.Column("span_id", sa.String(16), nullable=False),
         sa.Column("parent_span_id", sa.String(16)),
@@ -59,10 +61,10 @@ def upgrade() -> None:
         sa.Column("content_hash", sa.String(64), nullable=False),
         sa.Column("ingested_at_ns", sa.Integer, nullable=False),
         sa.PrimaryKeyConstraint("ingest_seq", name="pk_spans"),
-        sa.UniqueConstraint("trace_id", "span_id", name="uq_spans_trace_id_span_id"),
+        sa.UniqueConstraint("trace_rowid", "span_id", name="uq_spans_trace_rowid_span_id"),
         sqlite_autoincrement=True,
     )
-    op.create_index("ix_spans_span_id", "spans", ["span_id"])
+    op.create_index("ix_spans_span_bucket_span_id", "spans", ["span_bucket", "span_id"])
     op.create_index("ix_spans_project_kind_start_ns", "spans", ["project", "kind", "start_ns"])
 
     op.create_table(
@@ -96,8 +98,9 @@ def upgrade() -> None:
 
     op.create_table(
         "traces",
-        sa.Column("project", sa.Text, nullable=False),
+        sa.Column("trace_rowid", sa.Integer, primary_key=True),
         sa.Column("trace_id", sa.String(32), nullable=False),
+        sa.Column("project", sa.Text, nullable=False),
         sa.Column("start_ns", sa.Integer, nullable=False),
         sa.Column("end_ns", sa.Integer, nullable=False),
         sa.Column("root_span_id", sa.String(16)),
@@ -108,7 +111,8 @@ def upgrade() -> None:
         sa.Column("error_count", sa.Integer, nullable=False),
         sa.Column("prompt_tokens", sa.Integer, nullable=False),
         sa.Column("completion_tokens", sa.Integer, nullable=False),
-        sa.PrimaryKeyConstraint("project", "trace_id", name="pk_traces"),
+        sa.PrimaryKeyConstraint("trace_rowid", name="pk_traces"),
+        sa.UniqueConstraint("trace_id", name="uq_traces_trace_id"),
     )
     op.create_index("ix_traces_project_start_ns", "traces", ["project", "start_ns"])
 
