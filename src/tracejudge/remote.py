@@ -209,8 +209,12 @@ class RemoteStore:
     def evaluations(
         self, *, span_id: str | None = None, trace_id: str | None = None
     ) -> list[Evaluation]:
-        params = {"span_id": span_id, "trace_id": trace_id}
-        page = self._request("GET", "/evaluations", params=params)
+        if span_id is not None:
+            page = self._request("GET", f"/spans/{span_id}/evaluations")
+        elif trace_id is not None:
+            page = self._request("GET", f"/traces/{trace_id}/evaluations")
+        else:
+            raise ConfigurationError("evaluations() needs span_id or trace_id")
         return [evaluation_from_json(e) for e in page["data"]] if page else []
 
     def projects(self) -> list[str]:

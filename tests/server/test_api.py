@@ -79,9 +79,10 @@ def test_evaluation_validation_and_idempotent_ids(loaded: LiveServer, http: http
     again = http.post(url, json={**body, "label": "changed"})
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()  # append-only: the stored one is kept
-    listed = http.get(url, params={"span_id": span_id}).json()
+    listed = http.get(loaded.url + f"/api/v1/spans/{span_id}/evaluations").json()
     assert [e["id"] for e in listed["data"]] == ["client-1"]
-    assert http.get(url).status_code == 400  # needs span_id or trace_id
+    by_trace = http.get(loaded.url + f"/api/v1/traces/{1:032x}/evaluations").json()
+    assert [e["id"] for e in by_trace["data"]] == ["client-1"]
 
 
 def test_not_found_and_bad_parameters(loaded: LiveServer, http: httpx.Client) -> None:

@@ -85,12 +85,13 @@ def test_key_of_one_project_cannot_touch_another(
     assert http.get(base + "/projects", headers=a).json()["data"] == [{"name": "shop"}]
     spans = http.get(base + "/spans", headers=a).json()["data"]
     assert spans and {s["project"] for s in spans} == {"shop"}
-    assert http.get(base + f"/evaluations?trace_id={bank_trace}", headers=a).json()["data"] == []
+    assert http.get(base + f"/traces/{bank_trace}/evaluations", headers=a).json()["data"] == []
     post = http.post(
         base + "/evaluations", json={"span_id": bank_span, "name": "x", "score": 1}, headers=a
     )
     assert post.status_code == 404
     assert live_server.store.evaluations(span_id=bank_span) == []
+    assert http.get(base + f"/spans/{bank_span}/evaluations", headers=a).json()["data"] == []
 
     # Writing into the other project via the project header: 403, nothing written.
     before = live_server.span_count()

@@ -27,7 +27,6 @@ __all__ = [
     "ProjectQuery",
     "SettingsDep",
     "SpanIdPath",
-    "SpanIdQuery",
     "StoreDep",
     "TraceIdPath",
     "TraceIdQuery",
@@ -83,7 +82,6 @@ LimitQuery = Annotated[int, Query(ge=1, le=1000, description="page size")]
 TraceIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="32 lowercase hex")]
 SpanIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="16 lowercase hex")]
 TraceIdQuery = Annotated[str | None, Query(pattern=r"^[0-9a-f]{32}$")]
-SpanIdQuery = Annotated[str | None, Query(pattern=r"^[0-9a-f]{16}$")]
 BeforeQuery = Annotated[
     int | None,
     Query(ge=0, le=_INT64_MAX, description="start_ns cursor: traces that started earlier"),

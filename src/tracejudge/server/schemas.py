@@ -94,7 +94,16 @@ class EvaluationsPublic(BaseModel):
 class EvaluationCreate(BaseModel):
     """An evaluation to attach to a stored span; it needs a score, a label or both."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        # The "score or label" rule below, stated in the schema too so clients see it.
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["score"], "properties": {"score": {"type": "number"}}},
+                {"required": ["label"], "properties": {"label": {"type": "string"}}},
+            ]
+        },
+    )
 
     span_id: str = Field(pattern=HEX16, description="16 lowercase hex characters")
     name: str = Field(min_length=1, max_length=200)

@@ -1,4 +1,6 @@
-"""``/api/v1/evaluations``: list the evaluations of a span or trace; attach new ones."""
+"""Evaluations: attach one to a span (``POST /evaluations``); list those of a span
+(``GET /spans/{span_id}/evaluations``) or of a whole trace
+(``GET /traces/{trace_id}/evaluations``)."""
 
 from __future__ import annotations
 
@@ -17,9 +19,9 @@ from tracejudge.server.deps import (
     CurrentPrincipal,
     IngestQueueDep,
     SettingsDep,
-    SpanIdQuery,
+    SpanIdPath,
     StoreDep,
-    TraceIdQuery,
+    TraceIdPath,
 )
 from tracejudge.server.errors import ApiError
 from tracejudge.server.schemas import (
@@ -34,33 +36,38 @@ from tracejudge.store.base import Store
 __all__ = ["router"]
 
 router = APIRouter(
-    prefix="/evaluations",
     tags=["evaluations"],
     responses={**ERROR_RESPONSES, 409: {"description": "The id is taken by another evaluation"}},
 )
 
 
-def _in_scope(store: Store, principal: Principal, **where: str | None) -> list[Evaluation]:
-    """Evaluations matching ``where``, limited to the caller's project."""
-    if all(v is None for v in where.values()):
-        raise ApiError(400, "give span_id or trace_id")
+def _in_scope(store: Store, principal: Principal, **where: str) -> list[Evaluation]:
+    """Evaluations matching ``where`` (span_id or trace_id), limited to the caller's project."""
     found = store.evaluations(**where)
     return [e for e in found if principal.project in (None, e.project)]
 
 
-@router.get("", response_model=EvaluationsPublic)
-def list_evaluations(
-    store: StoreDep,
-    principal: CurrentPrincipal,
-    span_id: SpanIdQuery = None,
-    trace_id: TraceIdQuery = None,
-) -> dict[str, Any]:
-    """Evaluations of one span, or of every span of a trace, oldest first."""
-    rows = _in_scope(store, principal, span_id=span_id, trace_id=trace_id)
+def _page(rows: list[Evaluation]) -> dict[str, Any]:
     return {"data": [evaluation_to_json(e) for e in rows], "count": len(rows)}
 
 
-@router.post("", response_model=EvaluationPublic, status_code=201)
+@router.get("/spans/{span_id}/evaluations", response_model=EvaluationsPublic)
+def span_evaluations(
+    span_id: SpanIdPath, store: StoreDep, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    """Evaluations of one span, oldest first (empty if the span is not in scope)."""
+    return _page(_in_scope(store, principal, span_id=span_id))
+
+
+@router.get("/traces/{trace_id}/evaluations", response_model=EvaluationsPublic)
+def trace_evaluations(
+    trace_id: TraceIdPath, store: StoreDep, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    """Evaluations of every span of a trace, oldest first (empty if not in scope)."""
+    return _page(_in_scope(store, principal, trace_id=trace_id))
+
+
+@router.post("/evaluations", response_model=EvaluationPublic, status_code=201)
 async def create_evaluation(
     body: EvaluationCreate,
     store: StoreDep,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from tracejudge.server.deps import CurrentPrincipal, StoreDep
-from tracejudge.server.schemas import ProjectPublic, ProjectsPublic
+from tracejudge.server.schemas import ERROR_RESPONSES, ProjectPublic, ProjectsPublic
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/projects", tags=["projects"])
+router = APIRouter(prefix="/projects", tags=["projects"], responses=ERROR_RESPONSES)
 
 
 @router.get("", response_model=ProjectsPublic)
