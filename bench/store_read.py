@@ -9,6 +9,8 @@ a file that already holds at least ``--spans`` spans. Then, with a fresh ``Clien
 - ``Client.trace(trace_id)`` for random trace ids          target p50 <= 10 ms
 - ``Client.traces(project, limit=50)`` (first page)         target p50 <= 30 ms
 - ``Client.traces(project, limit=50, before=<random>)``     target p50 <= 30 ms
+- ``Client.span(span_id)`` and ``Client.spans(kind=..., after_seq=...)`` (no stated
+  target; reported against the same 10 ms / 30 ms budgets)
 
 Latencies are wall-clock on a warm OS page cache, p50 and p99 of many calls.
 """
@@ -68,6 +70,11 @@ def _build(path: Path, n_spans: int) -> None:
     print(f"built {written:,} spans in {time.perf_counter() - t0:.0f} s")
 
 
+def _sample(raw: sqlite3.Connection, sql: str, n: int, rng: random.Random, k: int) -> list[str]:
+    """k ids picked by random rowid in 1..n."""
+    return [raw.execute(sql, (rng.randint(1, n),)).fetchone()[0] for _ in range(k)]
+
+
 def _percentiles(fn: Callable[[], object], n: int) -> tuple[float, float]:
     times = []
     for _ in range(n):
@@ -110,11 +117,12 @@ def main(argv: list[str] | None = None) -> None:
             "SELECT min(start_ns), max(start_ns) FROM traces"
         ).fetchone()
         rng = random.Random(1)
-        sample = [
-            raw.execute("SELECT trace_id FROM traces WHERE rowid = ?", (rng.randint(1, n_traces),))
-            .fetchone()[0]
-            for _ in range(args.calls)
-        ]  # fmt: skip
+        sample = _sample(
+            raw, "SELECT trace_id FROM traces WHERE rowid = ?", n_traces, rng, args.calls
+        )
+        span_sample = _sample(
+            raw, "SELECT span_id FROM spans WHERE ingest_seq = ?", n_spans, rng, args.calls
+        )
         raw.close()
         db_bytes = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
         print(f"store: {n_spans:,} spans, {n_traces:,} traces, "
@@ -124,6 +132,13 @@ def main(argv: list[str] | None = None) -> None:
             ids = iter(sample)
             p50, p99 = _percentiles(lambda: client.trace(next(ids)), len(sample))
             _report("Client.trace(random trace_id)", p50, p99, 10)
+            span_ids = iter(span_sample)
+            p50, p99 = _percentiles(lambda: client.span(next(span_ids)), len(span_sample))
+            _report("Client.span(random span_id)", p50, p99, 10)
+            p50, p99 = _percentiles(
+                lambda: client.spans(PROJECT, kind="LLM", after_seq=rng.randint(1, n_spans)), 200
+            )
+            _report("Client.spans(kind=LLM, after_seq=random)", p50, p99, 30)
             p50, p99 = _percentiles(lambda: client.traces(PROJECT, limit=50), 200)
             _report("Client.traces(project, limit=50)", p50, p99, 30)
             p50, p99 = _percentiles(

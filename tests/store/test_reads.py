@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tracejudge.errors import ConfigurationError
-from tracejudge.model import TraceSummary
+from tracejudge.model import SpanKind, StatusCode, TraceSummary
 from tracejudge.store.sqlite import PREVIEW_CHARS, SQLiteStore
 
 from ._factory import T0, make_eval, make_span, sid, tid
@@ -156,3 +156,34 @@ def test_projects(store: SQLiteStore) -> None:
     store.write([make_span(1, 1, project="zeta"), make_span(2, 1, project="alpha")])
     store.write([make_span(3, 1, project="zeta")])
     assert store.projects() == ["alpha", "zeta"]
+
+
+def test_span_lookup_across_many_id_buckets(store: SQLiteStore, monkeypatch) -> None:
+    # 2-span buckets, so 40 spans written in 8 batches land in many buckets.
+    monkeypatch.setattr("tracejudge.store.sqlite.SPAN_BUCKET_BITS", 1)
+    for batch in range(8):
+        store.write([make_span(batch + 1, batch * 10 + n) for n in range(1, 6)])
+    for batch in range(8):
+        for n in range(1, 6):
+            found = store.span(sid(batch * 10 + n))
+            assert found is not None and found.trace_id == tid(batch + 1)
+    assert store.span(sid(9999)) is None
+
+
+def test_enum_members_are_stored_as_plain_strings(store: SQLiteStore) -> None:
+    store.write([make_span(1, 1, kind=SpanKind.LLM, status=StatusCode.ERROR)])
+    got = store.span(sid(1))
+    assert got is not None
+    assert (type(got.kind), got.kind, got.status) == (str, "LLM", "ERROR")
+    assert store.list_traces("shop")[0].status == "ERROR"
+    assert store.verify().ok
+
+
+def test_trace_with_spans_in_two_projects_is_listed_under_the_first(store: SQLiteStore) -> None:
+    store.write([make_span(1, 2, 1, project="b")])
+    store.write([make_span(1, 1, project="a")])
+    assert [t.span_count for t in store.list_traces("b")] == [2]
+    assert store.list_traces("a") == []
+    assert [s.span_id for s in store.trace_spans(tid(1), project="a")] == [sid(1)]
+    assert len(store.trace_spans(tid(1))) == 2
+    assert store.projects() == ["a", "b"]

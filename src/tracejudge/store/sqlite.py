@@ -569,7 +569,11 @@ class SQLiteStore:
     def list_traces(
         self, project: str, *, limit: int = 50, before: int | None = None
     ) -> list[TraceSummary]:
-        """Traces of a project, newest start first; ``before`` is an exclusive start_ns cursor."""
+        """Traces of a project, newest start first; ``before`` is an exclusive start_ns cursor.
+
+        A trace belongs to the project of its first stored span (spans of one trace
+        sent under two projects are still one trace, listed once).
+        """
         _positive_int(limit, "limit")
         sql = _SELECT_TRACES + " WHERE project = ?"
         params: list[Any] = [project]
@@ -630,7 +634,7 @@ class SQLiteStore:
         """
         names: list[str] = []
         while True:
-            sql = "SELECT min(project) FROM traces" + (" WHERE project > ?" if names else "")
+            sql = "SELECT min(project) FROM spans" + (" WHERE project > ?" if names else "")
             (name,) = self._query(sql, names[-1:])[0]
             if name is None:
                 return names
