@@ -592,13 +592,23 @@ class SQLiteStore:
         limit: int = 100,
         after_seq: int | None = None,
     ) -> list[Span]:
-        """Spans in ingest order (``ingest_seq`` ascending) after the ``after_seq`` cursor."""
+        """Spans in ingest order (``ingest_seq`` ascending) after the ``after_seq`` cursor.
+
+        Walks the rowid (= ingest order) from the cursor and filters, rather than using
+        the (project, kind, start_ns) index and sorting every match: pages of common kinds
+        cost O(limit) wherever the cursor is; a rare kind costs one scan over all pages.
+        """
         _positive_int(limit, "limit")
+        # "+column" keeps SQLite from picking the (project, kind, start_ns) index.
         clauses: list[str] = []
         params: list[Any] = []
-        for column, value in (("project", project), ("kind", kind), ("trace_id", trace_id)):
+        for clause, value in (
+            ("+project = ?", project),
+            ("+kind = ?", kind),
+            (f"trace_rowid = {_TRACE_ROWID}", trace_id),
+        ):
             if value is not None:
-                clauses.append(f"{column} = ?")
+                clauses.append(clause)
                 params.append(value)
         if after_seq is not None:
             clauses.append("ingest_seq > ?")
