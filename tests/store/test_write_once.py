@@ -92,3 +92,13 @@ def test_database_rejects_update_and_delete_from_a_raw_connection(
     finally:
         raw.close()
     assert store.span(sid(1)).name == "span-1"  # type: ignore[union-attr]
+
+
+def test_large_batch_with_many_traces_and_a_resend(store: SQLiteStore) -> None:
+    # More distinct traces than one IN (...) lookup takes, then the same batch again.
+    batch = [make_span(t, 1) for t in range(1, 1201)] + [make_span(t, 2, 1) for t in (1, 1200)]
+    assert store.write(batch) == WriteResult(inserted=1202)
+    assert store.write(batch) == WriteResult(duplicates=1202)
+    summaries = store.list_traces("shop", limit=2000)
+    assert len(summaries) == 1200
+    assert sorted(s.span_count for s in summaries)[-3:] == [1, 2, 2]
