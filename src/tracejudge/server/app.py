@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 import orjson
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from google.rpc.status_pb2 import Status
+from google.rpc.status_pb2 import Status  # type: ignore[import-untyped]
 
 from tracejudge.errors import ConfigurationError, TracejudgeError
 from tracejudge.keys import KeyStore

@@ -90,7 +90,7 @@ class Settings:
             raw = env.get(_ENV_PREFIX + f.name.upper())
             if raw is None:
                 continue
-            kind = type(f.default)
+            kind: type[Any] = type(f.default)  # type: ignore[misc]  # int, float or str
             try:
                 values[f.name] = kind(raw)
             except ValueError:

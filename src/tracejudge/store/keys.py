@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from dataclasses import replace
 
 from sqlalchemy import Column, Index, Integer, String, Table, Text
 
@@ -122,7 +123,7 @@ class SQLiteKeyStore:
             if record.revoked_at_ns is None:
                 now = time.time_ns()
                 conn.execute("UPDATE api_keys SET revoked_at_ns = ? WHERE id = ?", (now, record.id))
-                record = ApiKey(*rows[0][:-1], now)
+                record = replace(record, revoked_at_ns=now)
         return record
 
     def list_keys(self, project: str | None = None) -> list[ApiKey]:
