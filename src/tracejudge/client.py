@@ -36,7 +36,7 @@ class Client:
         api_key: the project key sent to ``url``.
 
     Raises:
-        ConfigurationError: ``db`` names no usable store.
+        ConfigurationError: ``db`` names no usable store, or both ``db`` and ``url``.
     """
 
     def __init__(
@@ -46,6 +46,7 @@ class Client:
         url: str | None = None,
         api_key: str | None = None,
     ) -> None:
+        self._store: Store
         if url is not None:  # a tracejudge server: the same methods over its REST API
             if db is not None:
                 raise ConfigurationError("db and url: give one (a store or a server), not both")
@@ -54,7 +55,7 @@ class Client:
             self._store = RemoteStore(url, api_key)
             self._owns_store = True
         elif isinstance(db, Store):
-            self._store: Store = db
+            self._store = db
             self._owns_store = False
         else:
             self._store = open_store(db)
