@@ -5,6 +5,7 @@ One base class with a shallow tree, so callers can catch broadly or precisely::
     TracejudgeError
     ├── ConfigurationError      bad argument or setting (names the argument)
     ├── DecodeError             an OTLP payload could not be decoded (nothing was written)
+    ├── PathError               an attribute path does not resolve on a span (names the keys that exist)
     ├── StoreError              the store refused or failed an operation
     │   └── SpanConflict        a re-sent span differs from the stored one
     └── NotFound
@@ -18,6 +19,7 @@ __all__ = [
     "ConfigurationError",
     "DecodeError",
     "NotFound",
+    "PathError",
     "SpanConflict",
     "SpanNotFound",
     "StoreError",
@@ -39,6 +41,17 @@ class DecodeError(TracejudgeError, ValueError):
 
     Decoding is all-or-nothing: when this is raised no span of the payload was stored.
     """
+
+
+class PathError(TracejudgeError, LookupError):
+    """An attribute path (``output``, ``trace.documents``, ``llm.output_messages.0...``) does
+    not resolve on a span; carries the path and the closest keys that do exist."""
+
+    def __init__(self, path: str, message: str, available: tuple[str, ...] = ()) -> None:
+        hint = f"; closest: {', '.join(available)}" if available else ""
+        super().__init__(f"path {path!r}: {message}{hint}")
+        self.path = path
+        self.available = available
 
 
 class StoreError(TracejudgeError):
