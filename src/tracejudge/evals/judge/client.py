@@ -1,0 +1,311 @@
+"""``Judge``: the settings and the client for one OpenAI-compatible judge endpoint.
+
+Built on the ``openai`` SDK (``OpenAI`` and ``AsyncOpenAI``), so any compatible server
+works: OpenAI, vLLM, Ollama, a LiteLLM proxy, or :class:`tracejudge.testing.OpenAIServer`.
+One call sends chat messages, asks for a structured verdict (JSON mode or a forced
+``verdict`` tool call), parses it, and retries transient failures and invalid verdicts with
+tenacity. It never raises: the outcome says what happened (:class:`JudgeOutcome`).
+
+Configuration order is argument, then environment, then default:
+
+======== =============================== ================ ====================
+setting  environment                     fallback         default
+======== =============================== ================ ====================
+model    ``TRACEJUDGE_JUDGE_MODEL``                       ``gpt-4o-mini``
+base_url ``TRACEJUDGE_JUDGE_BASE_URL``   ``OPENAI_BASE_URL`` the SDK's (OpenAI)
+api_key  ``TRACEJUDGE_JUDGE_API_KEY``    ``OPENAI_API_KEY``  none
+======== =============================== ================ ====================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import openai
+from tenacity import AsyncRetrying, Retrying
+
+from tracejudge.errors import ConfigurationError
+from tracejudge.evals.judge.parsing import (
+    VERDICT_TOOL,
+    VERDICT_TOOL_NAME,
+    InvalidVerdict,
+    Verdict,
+    parse_json_verdict,
+    parse_verdict_arguments,
+)
+from tracejudge.evals.judge.retry import RetryPolicy, describe_error
+
+__all__ = ["DEFAULT_MODEL", "Judge", "JudgeOutcome", "ResponseFormat"]
+
+DEFAULT_MODEL = "gpt-4o-mini"
+ResponseFormat = Literal["json_object", "tool"]
+_FORMATS = ("json_object", "tool")
+# Local servers (vLLM, Ollama, the test server) ignore the key, but the SDK requires one.
+_PLACEHOLDER_KEY = "unused"
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeOutcome:
+    """What one judge call produced: a verdict, or the error that prevented one.
+
+    ``raw`` is the judge's last reply (message content or tool arguments); token counts
+    add up every attempt that got a reply, since each one was paid for.
+    """
+
+    verdict: Verdict | None
+    raw: str | None
+    error: str | None
+    model: str
+    attempts: int
+    latency_ms: float
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        """The ``EvalResult.metadata`` keys: judge_model, latency_ms, token counts, attempts."""
+        return {
+            "judge_model": self.model,
+            "latency_ms": self.latency_ms,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "attempts": self.attempts,
+        }
+
+
+@dataclass(slots=True)
+class _Attempts:
+    """Running totals over the attempts of one call (replies, tokens)."""
+
+    count: int = 0
+    raw: str | None = None
+    model: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+    def add_usage(self, usage: Any) -> None:
+        if usage is None:
+            return
+        self.prompt_tokens = (self.prompt_tokens or 0) + int(usage.prompt_tokens or 0)
+        self.completion_tokens = (self.completion_tokens or 0) + int(usage.completion_tokens or 0)
+
+
+def _setting(argument: str | None, *env_names: str) -> str | None:
+    """The argument if given, else the first non-empty environment variable."""
+    if argument is not None:
+        return argument
+    for name in env_names:
+        if value := os.environ.get(name):
+            return value
+    return None
+
+
+class Judge:
+    """An LLM judge endpoint with timeouts, retries, a concurrency limit and verdict parsing.
+
+    Example::
+
+        judge = Judge(model="gpt-4o-mini", base_url="http://127.0.0.1:8000/v1")
+        outcome = judge.complete([{"role": "user", "content": "..."}])
+        outcome.verdict.label  # "pass" | "fail"
+
+    Parameters:
+        model, base_url, api_key: the endpoint (see the module docstring for the
+            environment variables and defaults).
+        timeout_s: per-request timeout.
+        max_retries: retries after the first attempt (429, 5xx, timeouts, connection
+            errors and invalid verdicts are retried; other 4xx are not).
+        concurrency: most requests in flight at once, per event loop for ``acomplete``
+            and per ``Judge`` for ``complete`` (threads).
+        response_format: ``"json_object"`` (JSON mode) or ``"tool"`` (a forced
+            ``verdict`` function call).
+        backoff_s, max_backoff_s: first and largest wait between attempts; a server's
+            ``Retry-After`` is honoured up to ``max_backoff_s``.
+        temperature: sampling temperature of the judge (0 for repeatable verdicts).
+
+    Raises:
+        ConfigurationError: a setting is out of range (the message names it).
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout_s: float = 30.0,
+        max_retries: int = 3,
+        concurrency: int = 8,
+        response_format: ResponseFormat = "json_object",
+        *,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 30.0,
+        temperature: float = 0.0,
+    ) -> None:
+        if not isinstance(timeout_s, int | float) or timeout_s <= 0:
+            raise ConfigurationError(f"timeout_s: expected a positive number, got {timeout_s!r}")
+        if not isinstance(max_retries, int) or max_retries < 0:
+            raise ConfigurationError(f"max_retries: expected an int >= 0, got {max_retries!r}")
+        if not isinstance(concurrency, int) or concurrency < 1:
+            raise ConfigurationError(f"concurrency: expected an int >= 1, got {concurrency!r}")
+        if response_format not in _FORMATS:
+            raise ConfigurationError(
+                f"response_format: expected one of {_FORMATS}, got {response_format!r}"
+            )
+        if backoff_s < 0 or max_backoff_s < backoff_s:
+            raise ConfigurationError(
+                f"backoff_s, max_backoff_s: expected 0 <= backoff_s <= max_backoff_s, "
+                f"got {backoff_s!r}, {max_backoff_s!r}"
+            )
+        self.model: str = _setting(model, "TRACEJUDGE_JUDGE_MODEL") or DEFAULT_MODEL
+        self.base_url = _setting(base_url, "TRACEJUDGE_JUDGE_BASE_URL", "OPENAI_BASE_URL")
+        self.api_key = _setting(api_key, "TRACEJUDGE_JUDGE_API_KEY", "OPENAI_API_KEY")
+        self.timeout_s = float(timeout_s)
+        self.max_retries = max_retries
+        self.concurrency = concurrency
+        self.response_format: ResponseFormat = response_format
+        self.temperature = temperature
+        self._policy = RetryPolicy(max_retries, float(backoff_s), float(max_backoff_s))
+        self._sync_lock = threading.Lock()
+        self._sync_client: openai.OpenAI | None = None
+        self._sync_slots = threading.BoundedSemaphore(concurrency)
+        # An AsyncOpenAI connection pool and an asyncio.Semaphore both belong to one event
+        # loop; keep one pair per loop so a Judge survives several asyncio.run() calls.
+        self._async_state: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[openai.AsyncOpenAI, asyncio.Semaphore]
+        ] = weakref.WeakKeyDictionary()
+
+    def __repr__(self) -> str:
+        return (
+            f"Judge(model={self.model!r}, base_url={self.base_url!r}, "
+            f"response_format={self.response_format!r})"
+        )
+
+    # --- clients ------------------------------------------------------------------------
+    def _client_kwargs(self) -> dict[str, Any]:
+        api_key = self.api_key
+        if api_key is None:
+            if self.base_url is None:
+                raise ConfigurationError(
+                    "judge api_key: none given; set TRACEJUDGE_JUDGE_API_KEY or OPENAI_API_KEY "
+                    "(or a base_url for a local server that needs no key)"
+                )
+            api_key = _PLACEHOLDER_KEY
+        return {
+            "api_key": api_key,
+            "base_url": self.base_url,
+            "timeout": self.timeout_s,
+            "max_retries": 0,  # tenacity retries, so invalid verdicts are covered too
+        }
+
+    def _sync(self) -> openai.OpenAI:
+        with self._sync_lock:
+            if self._sync_client is None:
+                self._sync_client = openai.OpenAI(**self._client_kwargs())
+            return self._sync_client
+
+    def _async(self) -> tuple[openai.AsyncOpenAI, asyncio.Semaphore]:
+        loop = asyncio.get_running_loop()
+        state = self._async_state.get(loop)
+        if state is None:
+            client = openai.AsyncOpenAI(**self._client_kwargs())
+            state = (client, asyncio.Semaphore(self.concurrency))
+            self._async_state[loop] = state
+        return state
+
+    # --- requests -----------------------------------------------------------------------
+    def _request(self, messages: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """chat.completions.create arguments for the configured structured-output mode."""
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "messages": list(messages),
+            "temperature": self.temperature,
+        }
+        if self.response_format == "json_object":
+            kwargs["response_format"] = {"type": "json_object"}
+        else:
+            kwargs["tools"] = [VERDICT_TOOL]
+            kwargs["tool_choice"] = {"type": "function", "function": {"name": VERDICT_TOOL_NAME}}
+        return kwargs
+
+    def _read(self, completion: Any, attempts: _Attempts) -> Verdict:
+        """Record usage and the raw reply of one completion, then parse the verdict."""
+        attempts.add_usage(getattr(completion, "usage", None))
+        attempts.model = getattr(completion, "model", None) or attempts.model
+        choices = getattr(completion, "choices", None) or []
+        if not choices:
+            attempts.raw = None
+            raise InvalidVerdict("the judge returned no choices", None)
+        message = choices[0].message
+        if self.response_format == "json_object":
+            attempts.raw = message.content
+            return parse_json_verdict(message.content)
+        calls = message.tool_calls or []
+        if not calls:
+            attempts.raw = message.content
+            raise InvalidVerdict(
+                f"expected a {VERDICT_TOOL_NAME!r} tool call, got text: {message.content!r}",
+                message.content,
+            )
+        function = getattr(calls[0], "function", None)
+        attempts.raw = getattr(function, "arguments", None)
+        return parse_verdict_arguments(getattr(function, "name", None), attempts.raw)
+
+    def _outcome(
+        self,
+        attempts: _Attempts,
+        started: float,
+        verdict: Verdict | None = None,
+        error: BaseException | None = None,
+    ) -> JudgeOutcome:
+        return JudgeOutcome(
+            verdict=verdict,
+            raw=attempts.raw,
+            error=None
+            if error is None
+            else describe_error(error, attempts=attempts.count, timeout_s=self.timeout_s),
+            model=attempts.model or self.model,
+            attempts=attempts.count,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            prompt_tokens=attempts.prompt_tokens,
+            completion_tokens=attempts.completion_tokens,
+        )
+
+    def complete(self, messages: Sequence[Mapping[str, Any]]) -> JudgeOutcome:
+        """Ask the judge for a verdict on ``messages``; blocks (retries included). Never raises."""
+        started = time.perf_counter()
+        attempts = _Attempts()
+        try:
+            client = self._sync()
+            request = self._request(messages)
+            for attempt in Retrying(**self._policy.tenacity_kwargs()):
+                with attempt:
+                    attempts.count += 1
+                    with self._sync_slots:
+                        completion = client.chat.completions.create(**request)
+                    verdict = self._read(completion, attempts)
+        except Exception as exc:
+            return self._outcome(attempts, started, error=exc)
+        return self._outcome(attempts, started, verdict=verdict)
+
+    async def acomplete(self, messages: Sequence[Mapping[str, Any]]) -> JudgeOutcome:
+        """Async twin of :meth:`complete`; at most ``concurrency`` requests in flight per loop."""
+        started = time.perf_counter()
+        attempts = _Attempts()
+        try:
+            client, slots = self._async()
+            request = self._request(messages)
+            async for attempt in AsyncRetrying(**self._policy.tenacity_kwargs()):
+                with attempt:
+                    attempts.count += 1
+                    async with slots:
+                        completion = await client.chat.completions.create(**request)
+                    verdict = self._read(completion, attempts)
+        except Exception as exc:
+            return self._outcome(attempts, started, error=exc)
+        return self._outcome(attempts, started, verdict=verdict)
