@@ -25,6 +25,8 @@ __all__ = [
     "TraceSummary",
     "WriteResult",
     "canonical_bytes",
+    "canonical_frames",
+    "canonical_scalars",
     "compute_content_hash",
 ]
 
@@ -110,31 +112,60 @@ class Span:
         return self.parent_span_id is None
 
 
+_SORT_KEYS = orjson.OPT_SORT_KEYS
+
+
+def canonical_scalars(span: Span) -> bytes:
+    """The raw scalar fields of a span as one JSON array (the first frame of the hash input)."""
+    return orjson.dumps(
+        [
+            span.trace_id,
+            span.span_id,
+            span.parent_span_id,
+            span.project,
+            span.name,
+            span.otel_kind,
+            span.status,
+            span.status_message,
+            span.start_ns,
+            span.end_ns,
+        ]
+    )
+
+
+def canonical_frames(
+    scalars: bytes,
+    attributes: bytes,
+    events: bytes,
+    links: bytes,
+    resource: bytes,
+    scope: bytes,
+) -> bytes:
+    """Join the frames ``content_hash`` is taken over, one per line.
+
+    Every frame is orjson output (sorted keys for the JSON fields), which never holds a
+    raw newline, so the join is unambiguous. The store passes the very column texts it
+    writes, so hashing costs no second serialization and ``verify`` can rehash the stored
+    columns as they are: a change to any of them changes the hash.
+    """
+    return b"\n".join((scalars, attributes, events, links, resource, scope))
+
+
 def canonical_bytes(span: Span) -> bytes:
     """The bytes ``content_hash`` is taken over: the raw span as sent, keys sorted.
 
-    Derived fields are left out on purpose: they are a pure function of these, so a
+    Framed (see :func:`canonical_frames`): the scalar fields as a JSON array, then
+    ``attributes``, ``events``, ``links``, ``resource`` and ``scope`` as JSON with sorted
+    keys. Derived fields are left out on purpose: they are a pure function of these, so a
     better normalizer in a later release does not invalidate stored hashes.
     """
-    return orjson.dumps(
-        {
-            "trace_id": span.trace_id,
-            "span_id": span.span_id,
-            "parent_span_id": span.parent_span_id,
-            "project": span.project,
-            "name": span.name,
-            "otel_kind": span.otel_kind,
-            "status": span.status,
-            "status_message": span.status_message,
-            "start_ns": span.start_ns,
-            "end_ns": span.end_ns,
-            "attributes": span.attributes,
-            "events": span.events,
-            "links": span.links,
-            "resource": span.resource,
-            "scope": span.scope,
-        },
-        option=orjson.OPT_SORT_KEYS,
+    return canonical_frames(
+        canonical_scalars(span),
+        orjson.dumps(span.attributes, option=_SORT_KEYS),
+        orjson.dumps(span.events, option=_SORT_KEYS),
+        orjson.dumps(span.links, option=_SORT_KEYS),
+        orjson.dumps(span.resource, option=_SORT_KEYS),
+        orjson.dumps(span.scope, option=_SORT_KEYS),
     )
 
 

@@ -12,8 +12,8 @@ bound parameters); SQLAlchemy/Alembic are only used to create and migrate the sc
 
 from __future__ import annotations
 
+import hashlib
 import os
-import re
 import sqlite3
 import threading
 import time
@@ -30,10 +30,17 @@ from tracejudge.model import (
     StatusCode,
     TraceSummary,
     WriteResult,
-    compute_content_hash,
+    canonical_frames,
 )
 from tracejudge.store.base import VerifyReport
 from tracejudge.store.migrations import upgrade_to_head
+from tracejudge.store.prepared import (
+    HASH_AT,
+    PREVIEW_CHARS,
+    PreparedWrite,
+    prepare_write,
+    trace_deltas,
+)
 from tracejudge.store.schema import (
     EVALUATION_COLUMNS,
     SPAN_BUCKET_BITS,
@@ -43,17 +50,15 @@ from tracejudge.store.schema import (
 
 __all__ = ["PREVIEW_CHARS", "SQLiteStore"]
 
-PREVIEW_CHARS = 200  # input/output previews in the trace list
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _VERIFY_CHUNK = 2000
 _PAGE_SIZE = 16384
-_TRACE_ID = re.compile(r"[0-9a-f]{32}").fullmatch
-_SPAN_ID = re.compile(r"[0-9a-f]{16}").fullmatch
-_STATUSES = frozenset(StatusCode)
 _JSON_FIELDS = ("attributes", "events", "links", "resource", "scope")
+_JSON_AT = tuple(SPAN_COLUMNS.index(name) for name in _JSON_FIELDS)
 
-# ingest_seq is assigned by SQLite; trace_rowid and span_bucket by the write path.
-_SPAN_INSERT_COLUMNS = ("trace_rowid", "span_bucket", *SPAN_COLUMNS[1:])
+# ingest_seq is assigned by SQLite; trace_rowid and span_bucket by the write path, and
+# ingested_at_ns at commit time; the rest comes from a PreparedWrite row.
+_SPAN_INSERT_COLUMNS = ("trace_rowid", "span_bucket", "ingested_at_ns", *SPAN_COLUMNS[1:-1])
 _INSERT_SPAN = (
     f"INSERT INTO spans ({', '.join(_SPAN_INSERT_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(_SPAN_INSERT_COLUMNS))}) "
@@ -102,157 +107,33 @@ _SELECT_SPAN_BY_ID = (
 _TRACE_ROWID = "(SELECT trace_rowid FROM traces WHERE trace_id = ?)"
 
 
-def _preview(text: str | None) -> str | None:
-    """First PREVIEW_CHARS characters, with an ellipsis when something was cut."""
-    if text is None or len(text) <= PREVIEW_CHARS:
-        return text
-    return text[:PREVIEW_CHARS] + "…"
-
-
-def _check_int(value: object, what: str) -> None:
-    if type(value) is not int:  # bool is an int subclass; reject it too
-        raise StoreError(f"{what} must be an int, got {type(value).__name__}")
-
-
-_OPTIONAL_STR_FIELDS = (
-    "status_message", "input", "output", "model", "provider", "session_id", "user_id",
-)  # fmt: skip
-
-
-def _span_problem(span: Span) -> str | None:
-    """What is wrong with a span's scalar fields, or None. (JSON fields: see _span_row.)"""
-    if not (isinstance(span.trace_id, str) and _TRACE_ID(span.trace_id)):
-        return "trace_id must be 32 lowercase hex characters"
-    if not (isinstance(span.span_id, str) and _SPAN_ID(span.span_id)):
-        return "span_id must be 16 lowercase hex characters"
-    parent = span.parent_span_id
-    if parent is not None and not (isinstance(parent, str) and _SPAN_ID(parent)):
-        return "parent_span_id must be None or 16 lowercase hex characters"
-    if not (isinstance(span.project, str) and span.project):
-        return "project must be a non-empty string"
-    if not (isinstance(span.name, str) and isinstance(span.kind, str)):
-        return "name and kind must be strings"
-    if not isinstance(span.otel_kind, str):
-        return "otel_kind must be a string"
-    if span.status not in _STATUSES:
-        return f"status must be one of {sorted(_STATUSES)}, got {span.status!r}"
-    # type() rather than isinstance(): bool is an int subclass and is rejected too.
-    for name in ("start_ns", "end_ns"):
-        if type(getattr(span, name)) is not int:
-            return f"{name} must be an int, got {type(getattr(span, name)).__name__}"
-    for name in ("prompt_tokens", "completion_tokens"):
-        value = getattr(span, name)
-        if value is not None and type(value) is not int:
-            return f"{name} must be an int or None, got {type(value).__name__}"
-    for name in _OPTIONAL_STR_FIELDS:
-        value = getattr(span, name)
-        if value is not None and not isinstance(value, str):
-            return f"{name} must be a string or None, got {type(value).__name__}"
-    if not isinstance(span.content_hash, str):
-        return "content_hash must be a string"
-    return None
-
-
-_dumps = orjson.dumps
-_SORT_KEYS = orjson.OPT_SORT_KEYS
-
-
-def _span_row(index: int, span: Span, ingested_at_ns: int) -> tuple[Any, ...]:
-    """Validate one span and turn it into an insert row (SPAN_COLUMNS[1:] order).
-
-    Raises StoreError naming the span's position and ids and what is wrong.
-    """
-    if not isinstance(span, Span):
-        raise StoreError(
-            f"spans[{index}]: expected a tracejudge.model.Span, got {type(span).__name__}"
-        )
-    problem = _span_problem(span)
-    field = ""
-    try:
-        if problem is None:
-            # Kept inline (not a loop over names): this runs once per span on the hot path.
-            field = "attributes"
-            attributes = _dumps(span.attributes, option=_SORT_KEYS).decode()
-            field = "events"
-            events = _dumps(span.events, option=_SORT_KEYS).decode() if span.events else "[]"
-            field = "links"
-            links = _dumps(span.links, option=_SORT_KEYS).decode() if span.links else "[]"
-            field = "resource"
-            resource = _dumps(span.resource, option=_SORT_KEYS).decode()
-            field = "scope"
-            scope = _dumps(span.scope, option=_SORT_KEYS).decode()
-            field = "tags"
-            tags = _dumps(span.tags).decode() if span.tags else "[]"
-            field = "span"
-            content_hash = span.content_hash or compute_content_hash(span)
-    except (TypeError, orjson.JSONEncodeError) as e:
-        problem = f"{field} is not JSON-serializable: {e}"
-    if problem is not None:
-        where = f"spans[{index}] (trace {span.trace_id!r}, span {span.span_id!r})"
-        raise StoreError(f"{where}: {problem}")
-    return (
-        span.trace_id,
-        span.span_id,
-        span.parent_span_id,
-        span.project,
-        span.name,
-        span.kind,
-        span.otel_kind,
-        span.status,
-        span.status_message,
-        span.start_ns,
-        span.end_ns,
-        attributes,
-        events,
-        links,
-        resource,
-        scope,
-        span.input,
-        span.output,
-        span.model,
-        span.provider,
-        span.prompt_tokens,
-        span.completion_tokens,
-        span.session_id,
-        span.user_id,
-        tags,
-        content_hash,
-        ingested_at_ns,
-    )
-
-
-def _evaluation_row(index: int, ev: Evaluation) -> tuple[Any, ...]:
-    """Validate one evaluation and turn it into an insert row."""
-    where = f"evaluations[{index}]"
-    if not isinstance(ev, Evaluation):
-        raise StoreError(
-            f"{where}: expected a tracejudge.model.Evaluation, got {type(ev).__name__}"
-        )
-    where = f"evaluations[{index}] (id {ev.id!r})"
-    for name in ("id", "project", "name", "source"):
-        if not (isinstance(getattr(ev, name), str) and getattr(ev, name)):
-            raise StoreError(f"{where}: {name} must be a non-empty string")
-    if not (isinstance(ev.trace_id, str) and _TRACE_ID(ev.trace_id)):
-        raise StoreError(f"{where}: trace_id must be 32 lowercase hex characters")
-    if not (isinstance(ev.span_id, str) and _SPAN_ID(ev.span_id)):
-        raise StoreError(f"{where}: span_id must be 16 lowercase hex characters")
-    for name in ("score", "latency_ms"):
-        value = getattr(ev, name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-            raise StoreError(f"{where}: {name} must be a number or None")
-    try:
-        _check_int(ev.created_at_ns, "created_at_ns")
-    except StoreError as e:
-        raise StoreError(f"{where}: {e}") from None
-    return tuple(getattr(ev, name) for name in _EVAL_INSERT_COLUMNS)
-
-
 def _span_from_row(row: Sequence[Any]) -> Span:
     values = dict(zip(SPAN_COLUMNS, row, strict=True))
     for name in _JSON_FIELDS:
         values[name] = orjson.loads(values[name])
     values["tags"] = tuple(orjson.loads(values["tags"]))
     return Span(**values)
+
+
+_HASH_COLUMN = SPAN_COLUMNS.index("content_hash")
+
+
+def _stored_hash(row: Sequence[Any]) -> str:
+    """The content hash of a stored row, from its columns exactly as stored.
+
+    Scalar fields are re-encoded in canonical order; the JSON columns are hashed as the
+    stored text, so any change to any covered column shows.
+    """
+    values = dict(zip(SPAN_COLUMNS, row, strict=True))
+    scalars = orjson.dumps(
+        [
+            values["trace_id"], values["span_id"], values["parent_span_id"], values["project"],
+            values["name"], values["otel_kind"], values["status"], values["status_message"],
+            values["start_ns"], values["end_ns"],
+        ]
+    )  # fmt: skip
+    texts = [row[i].encode() for i in _JSON_AT]
+    return hashlib.sha256(canonical_frames(scalars, *texts)).hexdigest()
 
 
 def _evaluation_from_row(row: Sequence[Any]) -> Evaluation:
@@ -277,31 +158,6 @@ def _summary_from_row(row: Sequence[Any]) -> TraceSummary:
         prompt_tokens=v["prompt_tokens"],
         completion_tokens=v["completion_tokens"],
     )
-
-
-def _trace_deltas(spans: Sequence[Span]) -> dict[str, list[Any]]:
-    """Per-trace summary contributions of ``spans``, keyed by trace id.
-
-    Each value: [project, start_ns, end_ns, name, input_preview, output_preview,
-    root_span_id, span_count, error_count, prompt_tokens, completion_tokens] -- the
-    parameter order of _UPDATE_TRACE after the project.
-    """
-    acc: dict[str, list[Any]] = {}
-    for s in spans:
-        d = acc.get(s.trace_id)
-        if d is None:
-            d = acc[s.trace_id] = [s.project, s.start_ns, s.end_ns, None, None, None, None]
-            d += [0, 0, 0, 0]
-        else:
-            d[1] = min(d[1], s.start_ns)
-            d[2] = max(d[2], s.end_ns)
-        if s.parent_span_id is None and d[6] is None:
-            d[3:7] = [s.name, _preview(s.input), _preview(s.output), s.span_id]
-        d[7] += 1
-        d[8] += s.status == StatusCode.ERROR
-        d[9] += s.prompt_tokens or 0
-        d[10] += s.completion_tokens or 0
-    return acc
 
 
 def _positive_int(value: object, argument: str) -> int:
@@ -431,10 +287,16 @@ class SQLiteStore:
         Returns once committed. Raises :class:`StoreError` naming the first bad record
         (nothing is written) or when the database refuses the write (rolled back).
         """
-        now = self._clock()
-        span_rows = [_span_row(i, s, now) for i, s in enumerate(spans)]
-        eval_rows = [_evaluation_row(i, e) for i, e in enumerate(evaluations)]
-        if not span_rows and not eval_rows:
+        return self.write_prepared(prepare_write(spans, evaluations))
+
+    def write_prepared(self, prepared: PreparedWrite) -> WriteResult:
+        """Commit records already validated and serialized by
+        :func:`~tracejudge.store.prepared.prepare_write` in one transaction: only SQL
+        runs here, so other threads or processes can prepare the next batch meanwhile.
+
+        Same result and guarantees as :meth:`write`. ``ingested_at_ns`` is stamped now.
+        """
+        if not prepared.span_rows and not prepared.eval_rows:
             return WriteResult()
         with self._write_lock:
             if self._closed:
@@ -443,7 +305,7 @@ class SQLiteStore:
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    result = self._write_locked(conn, spans, span_rows, eval_rows)
+                    result = self._write_locked(conn, prepared, self._clock())
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
@@ -454,36 +316,35 @@ class SQLiteStore:
         return result
 
     def _write_locked(
-        self,
-        conn: sqlite3.Connection,
-        spans: Sequence[Span],
-        span_rows: list[tuple[Any, ...]],
-        eval_rows: list[tuple[Any, ...]],
+        self, conn: sqlite3.Connection, prepared: PreparedWrite, now: int
     ) -> WriteResult:
         """The body of one write transaction; the caller commits or rolls back."""
         duplicates = 0
         conflicts: list[tuple[str, str]] = []
-        inserted: Sequence[Span] = spans
+        span_rows = prepared.span_rows
+        inserted = len(span_rows)
         if span_rows:
-            deltas = _trace_deltas(spans)
+            deltas = prepared.deltas
             rowids = self._ensure_traces(conn, deltas)
             row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'spans'").fetchone()
             seq_before = row[0] if row else 0
             bucket = (seq_before + 1) >> SPAN_BUCKET_BITS
             count = conn.executemany(
-                _INSERT_SPAN, [(rowids[r[0]], bucket, *r) for r in span_rows]
+                _INSERT_SPAN, [(rowids[r[0]], bucket, now, *r) for r in span_rows]
             ).rowcount
             if count != len(span_rows):
-                inserted, duplicates, conflicts = self._sort_out_resent(
-                    conn, spans, span_rows, rowids, seq_before
+                new_rows, duplicates, conflicts = self._sort_out_resent(
+                    conn, span_rows, rowids, seq_before
                 )
-                deltas = _trace_deltas(inserted)
+                inserted = len(new_rows)
+                deltas = trace_deltas(new_rows)
             conn.executemany(
                 _UPDATE_TRACE, [(*d[1:], rowids[trace_id]) for trace_id, d in deltas.items()]
             )
+        eval_rows = prepared.eval_rows
         evals = conn.executemany(_INSERT_EVALUATION, eval_rows).rowcount if eval_rows else 0
         return WriteResult(
-            inserted=len(inserted),
+            inserted=inserted,
             duplicates=duplicates,
             conflicts=tuple(conflicts),
             evaluations=evals,
@@ -509,12 +370,11 @@ class SQLiteStore:
     @staticmethod
     def _sort_out_resent(
         conn: sqlite3.Connection,
-        spans: Sequence[Span],
         span_rows: list[tuple[Any, ...]],
         rowids: dict[str, int],
         seq_before: int,
-    ) -> tuple[list[Span], int, list[tuple[str, str]]]:
-        """Which spans of the batch were new, re-sent identical, or re-sent different.
+    ) -> tuple[list[tuple[Any, ...]], int, list[tuple[str, str]]]:
+        """Which rows of the batch were new, re-sent identical, or re-sent different.
 
         Only runs when some insert was skipped. Rows with ``ingest_seq > seq_before``
         are this transaction's (we hold the write lock); within a batch the first
@@ -525,21 +385,20 @@ class SQLiteStore:
                 "SELECT trace_id, span_id FROM spans WHERE ingest_seq > ?", (seq_before,)
             ).fetchall()
         )
-        hash_at = SPAN_COLUMNS.index("content_hash") - 1  # span_rows lack ingest_seq
-        inserted: list[Span] = []
+        inserted: list[tuple[Any, ...]] = []
         duplicates = 0
         conflicts: list[tuple[str, str]] = []
-        for span, row in zip(spans, span_rows, strict=True):
-            key = (span.trace_id, span.span_id)
+        for row in span_rows:
+            key = (row[0], row[1])
             if key in new_keys:
                 new_keys.discard(key)
-                inserted.append(span)
+                inserted.append(row)
                 continue
             stored = conn.execute(
                 "SELECT content_hash FROM spans WHERE trace_rowid = ? AND span_id = ?",
-                (rowids[span.trace_id], span.span_id),
+                (rowids[row[0]], row[1]),
             ).fetchone()
-            if stored is not None and stored[0] == row[hash_at]:
+            if stored is not None and stored[0] == row[HASH_AT]:
                 duplicates += 1
             else:
                 conflicts.append(key)
@@ -661,9 +520,8 @@ class SQLiteStore:
         for row in self._iter_all_rows():
             checked += 1
             try:
-                span = _span_from_row(row)
-                ok = compute_content_hash(span) == span.content_hash
-            except (ValueError, TypeError):  # a column no longer decodes: tampered too
+                ok = _stored_hash(row) == row[_HASH_COLUMN]
+            except (ValueError, TypeError, AttributeError):  # a column of the wrong type
                 ok = False
             if not ok:
                 mismatches.append((row[0], row[1], row[2]))
