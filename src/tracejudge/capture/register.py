@@ -79,6 +79,7 @@ def register(
     set_global: bool = True,
     batch: bool = True,
     span_exporter: SpanExporter | None = None,
+    keep_recent: bool = True,
 ) -> TracerProvider:
     """Start capturing spans for ``project``; returns the new OpenTelemetry tracer provider.
 
@@ -104,6 +105,9 @@ def register(
             in ``span.end()`` — for short scripts and tests only.
         span_exporter: send spans to this exporter instead (tests, benchmarks, custom
             backends); ``db``/``endpoint`` are then ignored.
+        keep_recent: keep open and recently ended spans of live traces in memory
+            (bounded, see :mod:`tracejudge.capture.recent`) so in-line ``evaluate`` can
+            read trace-scoped paths such as ``trace.documents``.
 
     Export problems (locked database, endpoint down) are logged and the spans dropped;
     they never raise into or block the application.
@@ -127,6 +131,10 @@ def register(
 
     provider = TracerProvider(resource=_resource(project))
     provider.add_span_processor(ContextAttributesProcessor())
+    if keep_recent:
+        from tracejudge.capture.recent import attach
+
+        attach(provider)
     provider.add_span_processor(processor)
     if set_global:
         trace.set_tracer_provider(provider)  # OTel warns (and keeps the first) if already set
