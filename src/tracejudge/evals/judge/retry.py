@@ -9,13 +9,13 @@ a server's ``Retry-After`` / ``retry-after-ms`` header wins when present (capped
 from __future__ import annotations
 
 import email.utils
+import random
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import openai
 from tenacity import RetryCallState, retry_if_exception, stop_after_attempt
-from tenacity.wait import wait_exponential_jitter
 
 from tracejudge.evals.judge.parsing import InvalidVerdict
 
@@ -74,10 +74,12 @@ class RetryPolicy:
         asked = retry_after_s(outcome.exception() if outcome is not None else None)
         if asked is not None:
             return min(asked, self.max_backoff_s)
-        backoff = wait_exponential_jitter(
-            initial=self.backoff_s, max=self.max_backoff_s, jitter=self.backoff_s
+        # backoff_s * 2^(n-1) plus up to backoff_s of jitter (tenacity's
+        # wait_exponential_jitter, whose keyword names differ between tenacity releases).
+        exponent = min(state.attempt_number - 1, 60)
+        return min(
+            self.backoff_s * 2**exponent + random.uniform(0, self.backoff_s), self.max_backoff_s
         )
-        return float(backoff(state))
 
     def tenacity_kwargs(self) -> dict[str, Any]:
         """Arguments for ``tenacity.Retrying``/``AsyncRetrying``; the last error is re-raised."""
