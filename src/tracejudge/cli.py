@@ -25,7 +25,7 @@ from rich.table import Table
 from tracejudge.errors import TracejudgeError
 from tracejudge.model import StatusCode, TraceSummary
 
-__all__ = ["app", "main", "trace_table"]
+__all__ = ["app", "eval_app", "main", "trace_table"]
 
 app = typer.Typer(
     name="tracejudge",
@@ -271,6 +271,74 @@ def version() -> None:
 def main() -> None:
     """Console-script entry point (``tracejudge``)."""
     app()
+
+
+# --- eval commands (owned by evals; one-off scoring of stored spans) ---------------------------
+eval_app = typer.Typer(
+    name="eval", help="Score stored spans with an evaluator.", no_args_is_help=True
+)
+app.add_typer(eval_app)
+
+
+def _parse_mapping(items: Sequence[str]) -> dict[str, str]:
+    """``["context=trace.documents", ...]`` -> ``{"context": "trace.documents"}``."""
+    mapping: dict[str, str] = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            _fail(f"--map {item!r}: expected INPUT=PATH, e.g. context=trace.documents")
+        mapping[name.strip()] = path.strip()
+    return mapping
+
+
+@eval_app.command("run")
+def eval_run(
+    evaluator: Annotated[
+        str,
+        typer.Option(
+            "--evaluator",
+            "-e",
+            help="Evaluator name, e.g. json_valid, 'length_bounds(max=2000)', groundedness",
+        ),
+    ],
+    span_id: Annotated[str, typer.Option("--span", help="Span id (16 hex) to score")],
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="INPUT=PATH: read an input from this attribute path"),
+    ] = None,
+    project: Annotated[
+        str | None, typer.Option("--project", "-p", help="Project of the span", show_default=False)
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Score one stored span and store the evaluation on it (source "import").
+
+    Exits 1 with a one-line message for an unknown evaluator, span or a path that does not
+    resolve (nothing is written), and 1 when the evaluator itself failed (the evaluation,
+    with its error, is stored).
+    """
+    from tracejudge.evals.scoring import score_span
+    from tracejudge.store import open_store
+
+    parsed = _parse_mapping(mapping or [])
+    path = _existing_db(db)
+    with _user_errors():
+        store = open_store(path)
+        try:
+            ev = score_span(store, span_id, evaluator, mapping=parsed, project=project)
+        finally:
+            store.close()
+    console = _console()
+    verdict = ev.label if ev.label is not None else ""
+    score = "" if ev.score is None else f" score={ev.score:g}"
+    console.print(
+        f"[bold]{escape(ev.name)}[/] ({escape(ev.evaluator or '')}) on span {ev.span_id}: "
+        f"{escape(verdict)}{score}"
+    )
+    if ev.explanation:
+        console.print(f"  {escape(ev.explanation)}")
+    if ev.error:
+        _fail(f"evaluator failed: {ev.error}")
 
 
 # --- server commands (owned by the server; see tracejudge/server/cli.py) -----------------------

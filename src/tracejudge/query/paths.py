@@ -379,7 +379,10 @@ def _local_resolver(path: str) -> Callable[[Span], Any]:
         for key, rest in prefixes:
             rebuilt = _unflatten(attrs, key)
             if rebuilt is not _MISSING:
-                return _descend(rebuilt, rest, path)
+                try:
+                    return _descend(rebuilt, rest, path)
+                except PathError:
+                    break  # name the closest full keys, not the rebuilt structure's
         candidates = [*attrs, *SPAN_ALIASES, *TRACE_PATHS]
         raise PathError(
             path, f"not found on span {span.span_id} ({span.name})", _closest(path, candidates)
