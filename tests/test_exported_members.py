@@ -6,13 +6,18 @@ import tracejudge
 
 EXPECTED = {
     "Client",
+    "EvalResult",
     "Evaluation",
+    "Evaluator",
     "Span",
     "SpanKind",
     "Trace",
     "TraceSummary",
     "TracejudgeError",
     "__version__",
+    "aevaluate",
+    "evaluate",
+    "evaluator",
     "flush",
     "observe",
     "register",
@@ -40,3 +45,5 @@ def test_public_functions_come_from_their_modules() -> None:
     assert tracejudge.register.__module__ == "tracejudge.capture.register"
     assert tracejudge.observe.__module__ == "tracejudge.capture.observe"
     assert tracejudge.Client.__module__ == "tracejudge.client"
+    assert tracejudge.evaluate.__module__ == "tracejudge.evals.inline"
+    assert tracejudge.evaluator.__module__ == "tracejudge.evals.decorator"

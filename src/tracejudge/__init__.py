@@ -21,6 +21,7 @@ from tracejudge.capture import (
 )
 from tracejudge.client import Client
 from tracejudge.errors import TracejudgeError
+from tracejudge.evals import EvalResult, Evaluator, aevaluate, evaluate, evaluator
 from tracejudge.model import Evaluation, Span, SpanKind, Trace, TraceSummary
 
 try:
@@ -30,13 +31,18 @@ except PackageNotFoundError:  # running from a source tree without installing
 
 __all__ = [
     "Client",
+    "EvalResult",
     "Evaluation",
+    "Evaluator",
     "Span",
     "SpanKind",
     "Trace",
     "TraceSummary",
     "TracejudgeError",
     "__version__",
+    "aevaluate",
+    "evaluate",
+    "evaluator",
     "flush",
     "observe",
     "register",

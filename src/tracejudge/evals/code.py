@@ -30,14 +30,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import orjson
 
 from tracejudge.errors import ConfigurationError
 from tracejudge.evals.base import FAIL, PASS, EvalResult, Evaluator
 from tracejudge.evals.decorator import DEFAULT_PATHS, evaluator
+
+if TYPE_CHECKING:  # jsonschema is imported on first use: ``import tracejudge`` stays light
+    from jsonschema.protocols import Validator
 
 __all__ = [
     "REFUSAL_PATTERNS",
@@ -178,15 +180,19 @@ def json_valid() -> Evaluator:
 
 
 @lru_cache(maxsize=256)
-def _validator(schema_json: str) -> jsonschema.protocols.Validator:
+def _validator(schema_json: str) -> Validator:
+    import jsonschema
+
     schema = orjson.loads(schema_json)
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     return cls(schema)
 
 
-def _schema_validator(schema: Any, what: str) -> jsonschema.protocols.Validator:
+def _schema_validator(schema: Any, what: str) -> Validator:
     """A cached validator for ``schema``; ConfigurationError naming ``what`` if invalid."""
+    import jsonschema
+
     try:
         return _validator(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS).decode())
     except (jsonschema.SchemaError, TypeError, orjson.JSONEncodeError) as exc:
@@ -194,8 +200,10 @@ def _schema_validator(schema: Any, what: str) -> jsonschema.protocols.Validator:
         raise ConfigurationError(f"{what}: not a valid JSON schema: {message}") from None
 
 
-def _schema_errors(validator: jsonschema.protocols.Validator, value: Any) -> str | None:
+def _schema_errors(validator: Validator, value: Any) -> str | None:
     """The first validation error as ``at <path>: message``, or None."""
+    import jsonschema
+
     error = jsonschema.exceptions.best_match(validator.iter_errors(value))
     if error is None:
         return None
