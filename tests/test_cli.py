@@ -267,10 +267,12 @@ def test_demo_offline(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Offline demo model" in result.output and "tracejudge-demo-model" in result.output
     assert "3 demo traces (project 'demo')" in result.output
+    assert "In-line evaluations" in result.output and "groundedness" in result.output
     assert "How long does standard shipping take?" in result.output
     assert f"tracejudge traces --project demo --db {db}" in result.output
     with Client(db) as client:
-        assert len(client.traces("demo")) == 3
+        # The app's three traces, plus one EVALUATOR trace per in-line judge call.
+        assert [t.name for t in client.traces("demo")].count("support_agent") == 3
     listed = _invoke("traces", "--project", "demo", "--db", str(db))
     assert listed.exit_code == 0 and "Where is my order TH-1042?" in listed.output
 

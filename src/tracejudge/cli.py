@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -24,6 +24,9 @@ from rich.table import Table
 
 from tracejudge.errors import TracejudgeError
 from tracejudge.model import StatusCode, TraceSummary
+
+if TYPE_CHECKING:
+    from tracejudge.demo.runner import EvaluatorStats
 
 __all__ = ["app", "eval_app", "main", "trace_table"]
 
@@ -133,6 +136,19 @@ def trace_table(
     return table
 
 
+def _pass_rate_table(stats: Sequence[EvaluatorStats]) -> Table:
+    """In-line evaluation outcomes of a demo run, one row per evaluator."""
+    table = Table(title="In-line evaluations", title_justify="left")
+    table.add_column("evaluator")
+    table.add_column("pass rate", justify="right")
+    for column in ("pass", "fail", "error"):
+        table.add_column(column, justify="right")
+    for st in stats:
+        rate = "-" if st.pass_rate is None else f"{st.pass_rate:.0%}"
+        table.add_row(escape(st.name), rate, str(st.passed), str(st.failed), str(st.errors))
+    return table
+
+
 @app.command()
 def demo(
     db: DbOption = None,
@@ -169,6 +185,9 @@ def demo(
             show_ids=False,
         )
     )
+    stats = run.evaluator_stats()
+    if stats:
+        console.print(_pass_rate_table(stats))
     failures = [r for r in run.results if r.error]
     for r in failures[:3]:
         console.print(f"[red]model call failed:[/] {escape(r.error or '')}")

@@ -160,7 +160,40 @@ def test_answers_come_from_the_retrieved_articles(demo_run: DemoRun) -> None:
 
 def test_stored_spans_verify(demo_run: DemoRun, client: Client) -> None:
     report = client.verify()
-    assert report.ok and report.checked == sum(t.span_count for t in demo_run.traces)
+    # The app's traces plus the EVALUATOR traces of the in-line judge calls.
+    assert report.ok and report.checked == len(client.spans("demo", limit=10_000))
+    assert report.checked > sum(t.span_count for t in demo_run.traces)
+
+
+def test_inline_evaluations_are_stored_on_the_spans_they_judged(
+    demo_run: DemoRun, client: Client
+) -> None:
+    tool_expectations = (Expect.TOOL, Expect.TOOL_ERROR)
+    tool_questions = [r for r in demo_run.results if r.question.expect in tool_expectations]
+    by_name: dict[str, list[str]] = {}
+    for e in demo_run.evaluations:
+        by_name.setdefault(e.name, []).append(e.span_id)
+        assert e.source == "inline" and e.error is None, e
+    assert len(by_name["groundedness"]) == len(demo_run.results) == 20
+    assert len(by_name["tool_call_valid"]) == len(tool_questions) > 0
+    for result in demo_run.results:
+        trace = client.trace(result.trace_id, project="demo")
+        assert trace.root is not None
+        (grounded,) = [e for e in demo_run.evaluations if e.trace_id == result.trace_id
+                       and e.name == "groundedness"]  # fmt: skip
+        assert grounded.span_id == trace.root.span_id
+        assert grounded.evaluator == "groundedness@1" and grounded.judge_model == OFFLINE_MODEL
+        assert grounded.explanation
+        for tool in (s for s in trace.spans if s.kind == "TOOL"):
+            (check,) = [e for e in demo_run.evaluations if e.span_id == tool.span_id]
+            assert (check.name, check.label) == ("tool_call_valid", "pass")
+    stats = {s.name: s for s in demo_run.evaluator_stats()}
+    assert set(stats) == {"groundedness", "tool_call_valid"}
+    assert stats["groundedness"].passed + stats["groundedness"].failed == 20
+    assert stats["tool_call_valid"].pass_rate == 1.0
+    # Every judge call is its own EVALUATOR trace in the project, not in the app's trace.
+    judge_traces = [t for t in client.traces("demo", limit=100) if t.name != "support_agent"]
+    assert len(judge_traces) == 20
 
 
 def test_failing_endpoint_gives_fallback_answers_and_error_traces(tmp_path: Path) -> None:

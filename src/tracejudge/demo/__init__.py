@@ -19,6 +19,7 @@ from tracejudge.demo.runner import (
     DemoResult,
     DemoRun,
     Endpoint,
+    EvaluatorStats,
     resolve_endpoint,
     run_demo,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "DemoResult",
     "DemoRun",
     "Endpoint",
+    "EvaluatorStats",
     "Expect",
     "Question",
     "SupportAssistant",

@@ -5,6 +5,8 @@ the offered tools, tool results) and answers the way a careful support model sho
 call ``get_order_status`` when an order number appears, compose the answer from the
 retrieved articles, say it does not know when nothing relevant was retrieved, and
 refuse requests for other customers' data. Deterministic, so tests can assert on it.
+It also serves as the demo's LLM judge: judge requests (JSON mode or the forced
+``verdict`` tool) are answered by :mod:`tracejudge.demo.verdicts`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from tracejudge.demo.prompt import parse_context
 from tracejudge.demo.retriever import tokenize
 from tracejudge.demo.tools import ORDER_ID_PATTERN
+from tracejudge.demo.verdicts import is_judge_request, judge_reply
 
 __all__ = ["DONT_KNOW", "REFUSAL", "demo_responder"]
 
@@ -35,6 +38,8 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 def demo_responder(request: dict[str, Any]) -> str | dict[str, Any]:
     """Reply to one chat-completions request body: a text answer or a tool call."""
+    if is_judge_request(request):
+        return judge_reply(request)
     messages = request.get("messages") or []
     if not messages:
         return DONT_KNOW

@@ -4,7 +4,9 @@ This is what ``tracejudge demo`` calls. It decides which model to talk to (a con
 OpenAI-compatible endpoint, or the bundled offline demo model on 127.0.0.1), registers
 capture into the embedded store, asks the questions inside their user sessions, flushes,
 and reads the stored trace summaries back through the public :class:`~tracejudge.client.Client`
-so what it reports is what was durably written, not what it meant to write.
+so what it reports is what was durably written, not what it meant to write. The same goes
+for the in-line evaluations the assistant attached to its spans: they are read back from
+the store and summarized as pass rates per evaluator.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from tracejudge.demo.assistant import SupportAssistant
 from tracejudge.demo.questions import Question, select_questions
 from tracejudge.demo.responder import demo_responder
 from tracejudge.errors import TracejudgeError
-from tracejudge.model import TraceSummary
+from tracejudge.model import Evaluation, TraceSummary
 from tracejudge.store import resolve_sqlite_path
 from tracejudge.testing.openai_server import OpenAIServer
 
@@ -42,6 +44,7 @@ __all__ = [
     "DemoResult",
     "DemoRun",
     "Endpoint",
+    "EvaluatorStats",
     "resolve_endpoint",
     "run_demo",
 ]
@@ -77,6 +80,22 @@ class DemoResult:
 
 
 @dataclass(frozen=True, slots=True)
+class EvaluatorStats:
+    """Outcomes of one evaluator over a run's stored evaluations."""
+
+    name: str
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0  # no verdict (the evaluator or judge failed)
+
+    @property
+    def pass_rate(self) -> float | None:
+        """Passed over verdicts reached; None when there was none."""
+        verdicts = self.passed + self.failed
+        return self.passed / verdicts if verdicts else None
+
+
+@dataclass(frozen=True, slots=True)
 class DemoRun:
     """What a demo run did and where its data is."""
 
@@ -85,11 +104,20 @@ class DemoRun:
     endpoint: Endpoint
     results: tuple[DemoResult, ...]
     traces: tuple[TraceSummary, ...]  # as stored, in question order
+    evaluations: tuple[Evaluation, ...] = ()  # in-line, as stored, on this run's traces
 
     @property
     def failed(self) -> bool:
         """True when every model call failed (nothing useful was demonstrated)."""
         return all(r.error for r in self.results)
+
+    def evaluator_stats(self) -> list[EvaluatorStats]:
+        """Pass/fail/error counts per evaluation name, sorted by name."""
+        counts: dict[str, list[int]] = {}
+        for e in self.evaluations:
+            row = counts.setdefault(e.name, [0, 0, 0])
+            row[2 if e.error else 0 if e.label == "pass" else 1] += 1
+        return [EvaluatorStats(name, *counts[name]) for name in sorted(counts)]
 
 
 def resolve_endpoint(env: Mapping[str, str]) -> Endpoint | None:
@@ -123,7 +151,8 @@ def run_demo(
 
     Side effects: for the duration of the run, registers tracejudge capture (with
     ``auto_instrument=True``; shut down again at the end) and, with no endpoint
-    configured, serves the offline demo model on 127.0.0.1.
+    configured, serves the offline demo model on 127.0.0.1 (which also answers the
+    in-line groundedness judge).
 
     Raises:
         ConfigurationError: ``questions`` is below 1.
@@ -148,12 +177,13 @@ def run_demo(
         if not flush(timeout_s=_FLUSH_TIMEOUT_S):
             raise DemoError(f"timed out after {_FLUSH_TIMEOUT_S:.0f}s writing traces to {db_path}")
         traces = _stored_summaries(client, project, [r.trace_id for r in results])
+        evaluations = tuple(e for t in traces for e in client.evaluations(trace_id=t.trace_id))
     if len(traces) < len(results):
         raise DemoError(
             f"only {len(traces)} of {len(results)} traces reached the store at {db_path}; "
             "the capture log above says why"
         )
-    return DemoRun(db_path, project, endpoint, results, traces)
+    return DemoRun(db_path, project, endpoint, results, traces, evaluations)
 
 
 def _openai_client(endpoint: Endpoint) -> OpenAI:
