@@ -5,7 +5,7 @@ One base class with a shallow tree, so callers can catch broadly or precisely::
     TracejudgeError
     ├── ConfigurationError      bad argument or setting (names the argument)
     ├── DecodeError             an OTLP payload could not be decoded (nothing was written)
-    ├── PathError               an attribute path does not resolve on a span (names the keys that exist)
+    ├── PathError               an attribute path does not resolve (names the closest keys)
     ├── StoreError              the store refused or failed an operation
     │   └── SpanConflict        a re-sent span differs from the stored one
     └── NotFound

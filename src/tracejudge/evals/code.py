@@ -39,7 +39,7 @@ from tracejudge.evals.base import FAIL, PASS, EvalResult, Evaluator
 from tracejudge.evals.decorator import DEFAULT_PATHS, evaluator
 
 if TYPE_CHECKING:  # jsonschema is imported on first use: ``import tracejudge`` stays light
-    from jsonschema.protocols import Validator
+    from jsonschema.protocols import Validator  # type: ignore[import-untyped]
 
 __all__ = [
     "REFUSAL_PATTERNS",
@@ -96,8 +96,8 @@ def exact_match(
     """``output`` equals ``expected`` (or the ``reference`` input when not given)."""
     inputs, required = _reference_inputs(expected)
 
-    def norm(text: Any) -> str:
-        text = _as_text(text)
+    def norm(value: Any) -> str:
+        text = _as_text(value)
         text = text.strip() if strip else text
         return text if case_sensitive else text.casefold()
 
@@ -181,7 +181,7 @@ def json_valid() -> Evaluator:
 
 @lru_cache(maxsize=256)
 def _validator(schema_json: str) -> Validator:
-    import jsonschema
+    import jsonschema  # type: ignore[import-untyped]
 
     schema = orjson.loads(schema_json)
     cls = jsonschema.validators.validator_for(schema)

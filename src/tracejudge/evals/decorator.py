@@ -20,7 +20,7 @@ import asyncio
 import inspect
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, overload
 
 from tracejudge.errors import ConfigurationError
 from tracejudge.evals.base import FAIL, PASS, EvalResult
@@ -201,6 +201,20 @@ class FunctionEvaluator:
             return error_result(exc)
 
 
+@overload
+def evaluator(fn: Callable[..., Any], /) -> FunctionEvaluator: ...
+
+
+@overload
+def evaluator(
+    *,
+    name: str | None = None,
+    version: str = "1",
+    inputs: Mapping[str, str] | None = None,
+    required: Iterable[str] | None = None,
+) -> Callable[[Callable[..., Any]], FunctionEvaluator]: ...
+
+
 def evaluator(
     fn: Callable[..., Any] | None = None,
     /,
@@ -209,7 +223,7 @@ def evaluator(
     version: str = "1",
     inputs: Mapping[str, str] | None = None,
     required: Iterable[str] | None = None,
-) -> Any:
+) -> FunctionEvaluator | Callable[[Callable[..., Any]], FunctionEvaluator]:
     """Turn a function into an :class:`Evaluator`; usable bare or with arguments.
 
     Example::

@@ -112,7 +112,7 @@ def get_evaluator(name: str, *, judge: Any = None) -> Evaluator:
             raise ConfigurationError(f"evaluator {name!r}: judge templates take no arguments")
         from tracejudge.evals.judge import template_evaluator
 
-        return template_evaluator(base, judge=judge)  # type: ignore[no-any-return]
+        return template_evaluator(base, judge=judge)
     raise ConfigurationError(
         f"evaluator: unknown name {base!r}; known: {', '.join(evaluator_names())}"
     )

@@ -224,7 +224,8 @@ def _tool_definition(value: Any) -> dict[str, Any] | None:
     value = _parsed(value)
     if not isinstance(value, dict):
         return None
-    fn = value.get("function") if isinstance(value.get("function"), dict) else value
+    inner = value.get("function")
+    fn: dict[str, Any] = inner if isinstance(inner, dict) else value
     if not fn.get("name"):
         return None
     params = _parsed(fn.get("parameters", fn.get("input_schema")))
