@@ -328,6 +328,21 @@ def eval_run(
     project: Annotated[
         str | None, typer.Option("--project", "-p", help="Project of the span", show_default=False)
     ] = None,
+    judge_model: Annotated[
+        str | None,
+        typer.Option(
+            help="Judge model for judge templates [default: $TRACEJUDGE_JUDGE_MODEL]",
+            show_default=False,
+        ),
+    ] = None,
+    judge_base_url: Annotated[
+        str | None,
+        typer.Option(
+            help="OpenAI-compatible judge endpoint [default: $TRACEJUDGE_JUDGE_BASE_URL, "
+            "then $OPENAI_BASE_URL]",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Score one stored span and store the evaluation on it (source "import").
@@ -342,9 +357,14 @@ def eval_run(
     parsed = _parse_mapping(mapping or [])
     path = _existing_db(db)
     with _user_errors():
+        judge = None
+        if judge_model is not None or judge_base_url is not None:
+            from tracejudge.evals.judge import Judge
+
+            judge = Judge(model=judge_model, base_url=judge_base_url)
         store = open_store(path)
         try:
-            ev = score_span(store, span_id, evaluator, mapping=parsed, project=project)
+            ev = score_span(store, span_id, evaluator, mapping=parsed, project=project, judge=judge)
         finally:
             store.close()
     console = _console()

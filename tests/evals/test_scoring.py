@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from tests.query._traces import TRACE_ID, openinference_trace
 from typer.testing import CliRunner
 
+from tracejudge.capture import register, shutdown
 from tracejudge.cli import app
 from tracejudge.errors import ConfigurationError, PathError, SpanNotFound
 from tracejudge.evals import evaluator, score_span
+from tracejudge.evals.judge import TARGET_SPAN_ID, TARGET_TRACE_ID, Judge
 from tracejudge.evals.scoring import resolve_inputs
 from tracejudge.store import open_store
 from tracejudge.store.base import Store
+from tracejudge.testing import OpenAIServer
+from tracejudge.testing.openai_server import ScriptedResponder
 
 LLM1, LLM2, TOOL, ROOT = (
     "a000000000000003",
@@ -114,3 +120,43 @@ def test_cli_eval_run(db: Path) -> None:
         assert [e.label for e in store.evaluations(span_id=LLM1)] == ["pass", None]
     finally:
         store.close()
+
+
+VERDICT = json.dumps({"reasoning": "Stated in d1.", "label": "pass", "score": 0.9})
+
+
+def test_score_span_with_a_judge_template_over_real_http(store: Store) -> None:
+    exporter = InMemorySpanExporter()
+    register("judge-traces", span_exporter=exporter, batch=False, set_global=False)
+    try:
+        with OpenAIServer(ScriptedResponder([VERDICT]), model="judge-m") as server:
+            judge = Judge(model="judge-m", base_url=server.base_url, api_key="k", max_retries=0)
+            ev = score_span(store, LLM2, "groundedness", judge=judge)
+            (request,) = server.requests
+    finally:
+        shutdown()
+    prompt = request.json["messages"][-1]["content"]
+    assert "It is sunny in Paris." in prompt  # the span's output
+    assert "Paris is sunny today." in prompt and "Lyon is rainy." in prompt  # trace.documents
+    assert "Retrieved after the answer." not in prompt  # that retriever ended later
+    assert (ev.label, ev.score, ev.explanation) == ("pass", 0.9, "Stated in d1.")
+    assert (ev.evaluator, ev.judge_model, ev.span_id) == ("groundedness@1", "judge-m", LLM2)
+    assert store.evaluations(span_id=LLM2) == [ev]
+    (judge_span,) = [s for s in exporter.get_finished_spans() if s.name.startswith("judge")]
+    attrs = dict(judge_span.attributes or {})
+    assert attrs["openinference.span.kind"] == "EVALUATOR"
+    assert attrs[TARGET_SPAN_ID] == LLM2 and attrs[TARGET_TRACE_ID] == TRACE_ID
+
+
+def test_cli_eval_run_with_a_judge(db: Path) -> None:
+    with OpenAIServer(ScriptedResponder([VERDICT]), model="judge-m") as server:
+        result = CliRunner().invoke(
+            app,
+            ["eval", "run", "-e", "groundedness", "--span", LLM2, "--db", str(db),
+             "--judge-model", "judge-m", "--judge-base-url", server.base_url],
+            env={"OPENAI_API_KEY": "k"},
+        )  # fmt: skip
+        assert len(server.requests) == 1
+    assert result.exit_code == 0, result.output
+    assert "groundedness (groundedness@1)" in result.stdout and "pass score=0.9" in result.stdout
+    assert "Stated in d1." in result.stdout

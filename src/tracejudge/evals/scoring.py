@@ -8,9 +8,11 @@ The pieces are separate so in-line evaluation and eval tasks reuse them:
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from tracejudge.errors import ConfigurationError, PathError, SpanNotFound
@@ -25,6 +27,7 @@ __all__ = [
     "as_evaluator",
     "evaluation_record",
     "evaluator_id",
+    "judged",
     "resolve_inputs",
     "run_evaluator",
     "score_span",
@@ -81,6 +84,19 @@ def resolve_inputs(
         if value is not None:
             values[name] = value
     return values
+
+
+def judged(span: Span) -> AbstractContextManager[Any]:
+    """Within the block, judge calls record ``span`` as the span they judged.
+
+    Needed when scoring stored spans (nothing is active); a no-op unless the LLM judge is
+    loaded, so code evaluators never import it.
+    """
+    tracing = sys.modules.get("tracejudge.evals.judge.tracing")
+    if tracing is None:
+        return nullcontext()
+    target: AbstractContextManager[Any] = tracing.evaluation_target(span.trace_id, span.span_id)
+    return target
 
 
 def run_evaluator(evaluator: Evaluator, inputs: Mapping[str, Any]) -> tuple[EvalResult, float]:
@@ -176,7 +192,8 @@ def score_span(
         raise SpanNotFound(f"no span {span_id!r}{where}")
     trace = Trace(span.trace_id, tuple(store.trace_spans(span.trace_id, span.project)))
     inputs = resolve_inputs(resolved, span, trace, mapping)
-    result, latency_ms = run_evaluator(resolved, inputs)
+    with judged(span):
+        result, latency_ms = run_evaluator(resolved, inputs)
     record = evaluation_record(
         result,
         span,
