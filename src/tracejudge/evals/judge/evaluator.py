@@ -14,7 +14,7 @@ from typing import Any
 from tracejudge.evals.base import EvalResult
 from tracejudge.evals.judge.builtins import builtin_template
 from tracejudge.evals.judge.client import Judge, JudgeOutcome
-from tracejudge.evals.judge.templates import Template, TemplateInputError
+from tracejudge.evals.judge.templates import Template, TemplateInputError, render_system
 from tracejudge.evals.judge.tracing import evaluator_span
 
 __all__ = ["LLMJudgeEvaluator", "template_evaluator"]
@@ -43,6 +43,8 @@ class LLMJudgeEvaluator:
         self.version: str = template.version
         self.inputs: Mapping[str, str] = template.inputs
         self.required: frozenset[str] = template.required_inputs
+        # The same for every evaluation (the template is immutable): rendered once.
+        self._system = render_system(template, self.judge.response_format)
 
     def __repr__(self) -> str:
         return f"LLMJudgeEvaluator({self.name}@{self.version}, {self.judge!r})"
@@ -50,9 +52,10 @@ class LLMJudgeEvaluator:
     def _messages(self, inputs: Mapping[str, Any]) -> list[dict[str, str]] | EvalResult:
         """The chat messages, or the error result when the inputs cannot fill the template."""
         try:
-            return self.template.messages(inputs, self.judge.response_format)
+            prompt = self.template.render_prompt(inputs)
         except TemplateInputError as exc:
             return EvalResult(error=str(exc), metadata={"judge_model": self.judge.model})
+        return [{"role": "system", "content": self._system}, {"role": "user", "content": prompt}]
 
     @staticmethod
     def _result(outcome: JudgeOutcome) -> EvalResult:
