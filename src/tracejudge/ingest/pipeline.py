@@ -28,6 +28,9 @@ __all__ = [
     "normalize_spans",
 ]
 
+# JSON Lines files from this size on are decoded on the ingest worker processes.
+_PARALLEL_MIN_BYTES = 1 << 20
+
 _FILE_TYPES = {
     ".pb": ("application/x-protobuf", None),
     ".pb.gz": ("application/x-protobuf", "gzip"),
@@ -182,10 +185,14 @@ def ingest_file(
     except DecodeError:
         if sum(1 for line in text.splitlines() if line.strip()) < 2:
             raise
+        lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+        if len(text) >= _PARALLEL_MIN_BYTES and hasattr(store, "write_prepared"):
+            from tracejudge.ingest.parallel import prepare_lines
+
+            return prepare_lines(store, lines, content_type=content_type, project=project,
+                                 limits=limits)  # fmt: skip
         spans, evaluations = [], []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
+        for number, line in lines:
             try:
                 s, e = decode_and_normalize(
                     line, content_type=content_type, project=project, limits=limits

@@ -1,9 +1,11 @@
 """The server's single writer: a bounded queue of decoded batches, committed in groups.
 
-Shaped like OpenTelemetry's ``BatchProcessor``: request handlers decode and normalize
-on their own threads, then :meth:`IngestQueue.submit` a batch and get a future; one
-writer thread drains whatever is queued (up to ``write_batch_spans``), writes it with a
-single ``Store.write`` transaction and resolves every future only after the commit. So
+Shaped like OpenTelemetry's ``BatchProcessor``: request handlers decode, normalize and
+prepare rows off the event loop (worker processes, see :mod:`tracejudge.ingest.parallel`),
+then :meth:`IngestQueue.submit_prepared` the batch (or :meth:`IngestQueue.submit` records)
+and get a future; one writer thread drains whatever is queued (up to
+``write_batch_spans``), commits it in a single transaction (only SQL runs on it) and
+resolves every future only after the commit. So
 an HTTP 200 means durable, SQLite sees one writer, and many small exports share one
 fsync. A full queue refuses at once (:class:`QueueFull`) so the handler can answer 503
 with ``Retry-After`` instead of buffering without bound.
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from tracejudge.errors import TracejudgeError
 from tracejudge.model import Evaluation, Span, WriteResult
 from tracejudge.store.base import Store
+from tracejudge.store.prepared import PreparedWrite, merge_prepared, prepare_write
 
 __all__ = ["IngestQueue", "QueueClosed", "QueueFull"]
 
@@ -37,13 +40,10 @@ class QueueClosed(TracejudgeError):
 
 @dataclass(slots=True)
 class _Item:
-    spans: Sequence[Span]
-    evaluations: Sequence[Evaluation]
+    size: int  # spans plus evaluations
+    prepared: PreparedWrite | None = None  # set at once, or by the writer for records
+    records: tuple[Sequence[Span], Sequence[Evaluation]] = ((), ())
     future: Future[WriteResult] = field(default_factory=Future)
-
-    @property
-    def size(self) -> int:
-        return len(self.spans) + len(self.evaluations)
 
 
 class IngestQueue:
@@ -90,14 +90,22 @@ class IngestQueue:
     def submit(
         self, spans: Sequence[Span], evaluations: Sequence[Evaluation] = ()
     ) -> Future[WriteResult]:
-        """Queue one batch; never blocks.
+        """Queue one batch of records; never blocks.
 
         The future resolves to this batch's share of the :class:`WriteResult` (its own
         conflicts; inserted/duplicates of the whole transaction are not split) once it is
-        committed, or to the exception the store raised. Raises :class:`QueueFull` or
-        :class:`QueueClosed` instead of queueing.
+        committed, or to the exception the store raised (a bad record fails only its own
+        batch). Raises :class:`QueueFull` or :class:`QueueClosed` instead of queueing.
         """
-        item = _Item(spans, evaluations)
+        return self._enqueue(_Item(len(spans) + len(evaluations), records=(spans, evaluations)))
+
+    def submit_prepared(self, prepared: PreparedWrite) -> Future[WriteResult]:
+        """Like :meth:`submit`, for rows already made by
+        :func:`~tracejudge.store.prepared.prepare_write` (the store must have
+        ``write_prepared``)."""
+        return self._enqueue(_Item(prepared.size, prepared=prepared))
+
+    def _enqueue(self, item: _Item) -> Future[WriteResult]:
         with self._cond:
             if self._closed:
                 raise QueueClosed("the ingest queue is closed")
@@ -142,24 +150,33 @@ class IngestQueue:
     def _write(self, items: list[_Item]) -> None:
         """Commit ``items`` in one transaction; on failure retry each alone so one bad
         batch cannot fail the others it was grouped with."""
-        spans = [s for i in items for s in i.spans]
-        evaluations = [e for i in items for e in i.evaluations]
+        ready: list[_Item] = []
+        for item in items:
+            if item.prepared is None:
+                try:
+                    item.prepared = prepare_write(*item.records)
+                except Exception as e:  # a bad record: this batch alone fails
+                    item.future.set_exception(e)
+                    continue
+            ready.append(item)
+        if not ready:
+            return
+        prepared = merge_prepared([i.prepared for i in ready if i.prepared is not None])
         try:
-            result = self._store.write(spans, evaluations)
+            result = self._store_write(prepared)
             self.transactions += 1
         except Exception as e:
-            if len(items) == 1:
-                logger.warning("store write of %d spans failed: %s", len(spans), e)
-                items[0].future.set_exception(e)
+            if len(ready) == 1:
+                logger.warning("store write of %d spans failed: %s", len(prepared.span_rows), e)
+                ready[0].future.set_exception(e)
                 return
-            for item in items:
+            for item in ready:
                 self._write([item])
             return
         conflicts = set(result.conflicts)
-        for item in items:
-            own = tuple(
-                (s.trace_id, s.span_id) for s in item.spans if (s.trace_id, s.span_id) in conflicts
-            )
+        for item in ready:
+            keys = item.prepared.span_keys() if conflicts and item.prepared else ()
+            own = tuple(key for key in keys if key in conflicts)
             item.future.set_result(
                 WriteResult(
                     inserted=result.inserted,
@@ -168,3 +185,10 @@ class IngestQueue:
                     evaluations=result.evaluations,
                 )
             )
+
+    def _store_write(self, prepared: PreparedWrite) -> WriteResult:
+        write_prepared = getattr(self._store, "write_prepared", None)
+        if write_prepared is None:
+            raise TypeError(f"{type(self._store).__name__} cannot write prepared rows")
+        result: WriteResult = write_prepared(prepared)
+        return result

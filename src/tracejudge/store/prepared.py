@@ -83,7 +83,7 @@ class PreparedWrite:
         """Spans plus evaluations."""
         return len(self.span_rows) + len(self.eval_rows)
 
-    def keys(self) -> list[tuple[str, str]]:
+    def span_keys(self) -> list[tuple[str, str]]:
         """(trace_id, span_id) of every span row, in order."""
         return [(r[_I_TRACE], r[_I_SPAN]) for r in self.span_rows]
 

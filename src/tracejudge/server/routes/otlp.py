@@ -2,14 +2,18 @@
 
 Per request: refuse at once when too many requests are already being decoded (503, so
 memory stays bounded under overload), read the body while enforcing the size limit
-(413), decode and normalize on the threadpool (CPU work off the event loop; 400 with
-the location of the first problem), hand the batch to the single writer and answer 200
-only after the commit. Spans re-sent with different content are reported in
+(413), decode, normalize and prepare the rows off the event loop (400 with the location
+of the first problem) -- on the ingest worker processes (:mod:`tracejudge.ingest.parallel`,
+so decoding uses every core while the writer commits), or on the threadpool for small
+bodies, where a process round trip costs more than it saves -- hand the rows to the single
+writer and answer 200 only after the commit. Spans re-sent with different content are reported in
 ``partial_success.rejected_spans``; identical re-sends are accepted silently.
 """
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures.process import BrokenProcessPool
 from functools import lru_cache, partial
 from typing import Any
 
@@ -20,18 +24,22 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from tracejudge.errors import DecodeError
 from tracejudge.ingest.otlp import DecodeLimits, payload_format
-from tracejudge.ingest.pipeline import decode_and_normalize
+from tracejudge.ingest.parallel import PreparedPayload, prepare_payload, shared_pool
 from tracejudge.model import WriteResult
 from tracejudge.server.deps import CurrentPrincipal, IngestQueueDep, SettingsDep
 from tracejudge.server.errors import ApiError
 from tracejudge.server.settings import Settings
-from tracejudge.server.writes import busy, write_durably
+from tracejudge.server.writes import busy, write_prepared_durably
 
 __all__ = ["PROTOBUF", "router"]
 
 PROTOBUF = "application/x-protobuf"
 
 router = APIRouter(tags=["otlp"])
+
+# Bodies from this size on are decoded on the worker processes; smaller ones (a few
+# dozen spans) on the threadpool, where no pickling round trip is paid.
+POOL_MIN_BYTES = 64 * 1024
 
 _REQUEST_BODY = {
     "required": True,
@@ -120,23 +128,45 @@ async def export_traces(
         explicit = principal.scope(request.headers.get(settings.project_header) or None)
         body = await _read_body(request, settings.max_body_bytes)
         try:
-            spans, evaluations = await run_in_threadpool(
-                partial(
-                    decode_and_normalize,
-                    body,
-                    content_type=content_type or "",
-                    content_encoding=request.headers.get("content-encoding"),
-                    project=explicit,
-                    limits=_limits(settings),
-                )
+            payload = await _prepare(
+                body,
+                content_type=content_type or "",
+                content_encoding=request.headers.get("content-encoding"),
+                project=explicit,
+                limits=_limits(settings),
             )
         except DecodeError as e:
             raise ApiError(413 if _over_limit(e) else 400, str(e)) from e
+        except BrokenProcessPool as e:  # a worker died; the next request gets fresh ones
+            raise busy(settings, "decoder restarting; retry later") from e
         del body  # free the raw bytes while waiting for the commit
     finally:
         state.inflight -= 1
-    result = await write_durably(queue, settings, spans, evaluations)
+    result = await write_prepared_durably(queue, settings, payload.prepared)
     return _response(result, fmt)
+
+
+async def _prepare(
+    body: bytes,
+    *,
+    content_type: str,
+    content_encoding: str | None,
+    project: str | None,
+    limits: DecodeLimits,
+) -> PreparedPayload:
+    """Decode, normalize and prepare ``body`` off the event loop (DecodeError as raised)."""
+    if len(body) < POOL_MIN_BYTES:
+        return await run_in_threadpool(
+            partial(prepare_payload, body, content_type, content_encoding, project, limits)
+        )
+    future = shared_pool().submit(
+        body,
+        content_type=content_type,
+        content_encoding=content_encoding,
+        project=project,
+        limits=limits,
+    )
+    return await asyncio.wrap_future(future)
 
 
 @lru_cache(maxsize=8)
