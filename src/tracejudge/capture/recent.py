@@ -4,7 +4,7 @@
 ``trace.tools``: spans of the same trace that already ended (exported, maybe not yet
 stored) or are still open (the AGENT root). :class:`RecentSpans` is a span processor that
 ``register`` adds: it keeps, per trace, the spans still open and the most recent ended
-ones, bounded in traces (least recently active evicted) and in spans per trace. A trace
+ones, bounded in traces (oldest-started evicted) and in spans per trace. A trace
 is forgotten as soon as its root span has ended and no span of it is open. ``on_start``
 and ``on_end`` are a dict update under a lock: cheap, never blocking, never raising.
 """
@@ -14,8 +14,6 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from collections import OrderedDict, deque
-from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry.context import Context
@@ -31,18 +29,16 @@ DEFAULT_MAX_SPANS_PER_TRACE = 512
 _DEFAULT_PROJECT = "default"
 
 
-@dataclass(slots=True)
-class _Entry:
-    open: dict[int, ReadableSpan] = field(default_factory=dict)
-    ended: deque[ReadableSpan] = field(default_factory=deque)
-
-
 class RecentSpans(SpanProcessor):
     """Open and recently ended spans of live traces, bounded.
 
     Parameters:
-        max_traces: traces kept (the least recently active is dropped first).
+        max_traces: traces kept (the oldest-started is dropped first).
         max_spans_per_trace: ended spans kept per trace (the oldest dropped first).
+
+    Runs on every span start and end of the app, so each hook is a few dict operations:
+    per trace a tuple ``(open spans by id, ended spans)``; plain dicts keep insertion order,
+    which makes the oldest trace the first key.
     """
 
     def __init__(
@@ -52,22 +48,22 @@ class RecentSpans(SpanProcessor):
     ) -> None:
         self._max_traces = max_traces
         self._max_spans = max_spans_per_trace
-        self._traces: OrderedDict[int, _Entry] = OrderedDict()
+        self._traces: dict[int, tuple[dict[int, ReadableSpan], list[ReadableSpan]]] = {}
         self._lock = threading.Lock()  # on_start/on_end run on whatever thread ends a span
 
     def on_start(self, span: SDKSpan, parent_context: Context | None = None) -> None:
         ctx = span.context
         if ctx is None:
             return
+        traces = self._traces
         with self._lock:
-            entry = self._traces.get(ctx.trace_id)
-            if entry is None:
-                entry = self._traces[ctx.trace_id] = _Entry(ended=deque(maxlen=self._max_spans))
-                while len(self._traces) > self._max_traces:
-                    self._traces.popitem(last=False)
-            else:
-                self._traces.move_to_end(ctx.trace_id)
-            entry.open[ctx.span_id] = span
+            entry = traces.get(ctx.trace_id)
+            if entry is not None:
+                entry[0][ctx.span_id] = span
+                return
+            if len(traces) >= self._max_traces:
+                del traces[next(iter(traces))]
+            traces[ctx.trace_id] = ({ctx.span_id: span}, [])
 
     def on_end(self, span: ReadableSpan) -> None:
         ctx = span.context
@@ -77,10 +73,14 @@ class RecentSpans(SpanProcessor):
             entry = self._traces.get(ctx.trace_id)
             if entry is None:
                 return
-            entry.open.pop(ctx.span_id, None)
-            entry.ended.append(span)
-            if span.parent is None and not entry.open:
-                del self._traces[ctx.trace_id]
+            open_spans, ended = entry
+            open_spans.pop(ctx.span_id, None)
+            if span.parent is None and not open_spans:
+                del self._traces[ctx.trace_id]  # the trace is over: nothing left to evaluate in
+                return
+            ended.append(span)
+            if len(ended) > self._max_spans:
+                del ended[0]
 
     def spans(self, trace_id: int) -> list[ReadableSpan]:
         """Ended then open spans of a trace (empty if unknown or forgotten)."""
@@ -88,7 +88,7 @@ class RecentSpans(SpanProcessor):
             entry = self._traces.get(trace_id)
             if entry is None:
                 return []
-            return [*entry.ended, *entry.open.values()]
+            return [*entry[1], *entry[0].values()]
 
     def __len__(self) -> int:
         with self._lock:
