@@ -4,7 +4,8 @@ Built on the ``openai`` SDK (``OpenAI`` and ``AsyncOpenAI``), so any compatible 
 works: OpenAI, vLLM, Ollama, a LiteLLM proxy, or :class:`tracejudge.testing.OpenAIServer`.
 One call sends chat messages, asks for a structured verdict (JSON mode or a forced
 ``verdict`` tool call), parses it, and retries transient failures and invalid verdicts with
-tenacity. It never raises: the outcome says what happened (:class:`JudgeOutcome`).
+tenacity; each call is traced as an EVALUATOR span (:mod:`.tracing`). It never raises: the
+outcome says what happened (:class:`JudgeOutcome`).
 
 Configuration order is argument, then environment, then default:
 
@@ -44,6 +45,7 @@ from tracejudge.evals.judge.parsing import (
     parse_verdict_arguments,
 )
 from tracejudge.evals.judge.retry import RetryPolicy, describe_error
+from tracejudge.evals.judge.tracing import evaluator_span
 
 __all__ = ["DEFAULT_MODEL", "Judge", "JudgeOutcome", "ResponseFormat"]
 
@@ -113,6 +115,14 @@ class _Attempts:
         self.completion_tokens = (self.completion_tokens or 0) + int(usage.completion_tokens or 0)
 
 
+@dataclass(slots=True)
+class _LoopState:
+    """What belongs to one event loop: the concurrency slots and the async client."""
+
+    slots: asyncio.Semaphore
+    client: openai.AsyncOpenAI | None = None
+
+
 def _setting(argument: str | None, *env_names: str) -> str | None:
     """The argument if given, else the first non-empty environment variable."""
     if argument is not None:
@@ -138,8 +148,8 @@ class Judge:
         timeout_s: per-request timeout.
         max_retries: retries after the first attempt (429, 5xx, timeouts, connection
             errors and invalid verdicts are retried; other 4xx are not).
-        concurrency: most requests in flight at once, per event loop for ``acomplete``
-            and per ``Judge`` for ``complete`` (threads).
+        concurrency: most judge calls in flight at once (each with its retries), per
+            event loop for ``acomplete`` and per ``Judge`` for ``complete`` (threads).
         response_format: ``"json_object"`` (JSON mode) or ``"tool"`` (a forced
             ``verdict`` function call).
         backoff_s, max_backoff_s: first and largest wait between attempts; a server's
@@ -193,9 +203,9 @@ class Judge:
         self._sync_slots = threading.BoundedSemaphore(concurrency)
         # An AsyncOpenAI connection pool and an asyncio.Semaphore both belong to one event
         # loop; keep one pair per loop so a Judge survives several asyncio.run() calls.
-        self._async_state: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, tuple[openai.AsyncOpenAI, asyncio.Semaphore]
-        ] = weakref.WeakKeyDictionary()
+        self._async_state: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def __repr__(self) -> str:
         return (
@@ -230,18 +240,22 @@ class Judge:
                 )
             return self._sync_client
 
-    def _async(self) -> tuple[openai.AsyncOpenAI, asyncio.Semaphore]:
+    def _loop_state(self) -> _LoopState:
         loop = asyncio.get_running_loop()
         state = self._async_state.get(loop)
         if state is None:
+            state = self._async_state[loop] = _LoopState(asyncio.Semaphore(self.concurrency))
+        return state
+
+    def _async_client(self) -> openai.AsyncOpenAI:
+        state = self._loop_state()
+        if state.client is None:
             transport = _http.AsyncHTTPTransport(socket_options=_NODELAY, limits=_LIMITS)
-            client = openai.AsyncOpenAI(
+            state.client = openai.AsyncOpenAI(
                 **self._client_kwargs(),
                 http_client=openai.DefaultAsyncHttpxClient(transport=transport),
             )
-            state = (client, asyncio.Semaphore(self.concurrency))
-            self._async_state[loop] = state
-        return state
+        return state.client
 
     # --- requests -----------------------------------------------------------------------
     def _request(self, messages: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -301,8 +315,22 @@ class Judge:
             completion_tokens=attempts.completion_tokens,
         )
 
-    def complete(self, messages: Sequence[Mapping[str, Any]]) -> JudgeOutcome:
-        """Ask the judge for a verdict on ``messages``; blocks (retries included). Never raises."""
+    def complete(
+        self, messages: Sequence[Mapping[str, Any]], *, name: str = "judge", version: str = "1"
+    ) -> JudgeOutcome:
+        """Ask the judge for a verdict on ``messages``; blocks (retries included). Never raises.
+
+        The call holds one of ``concurrency`` slots from its first attempt to its last, and
+        is traced as an EVALUATOR span named after evaluator ``name``/``version`` (started
+        once it has a slot, so queueing is not judge latency).
+        """
+        with self._sync_slots, evaluator_span(name, version, messages, self.model) as span:
+            outcome = self._attempt_sync(messages)
+            span.finish(outcome)
+        return outcome
+
+    def _attempt_sync(self, messages: Sequence[Mapping[str, Any]]) -> JudgeOutcome:
+        """The retry loop of :meth:`complete`."""
         started = time.perf_counter()
         attempts = _Attempts()
         try:
@@ -311,25 +339,33 @@ class Judge:
             for attempt in Retrying(**self._policy.tenacity_kwargs()):
                 with attempt:
                     attempts.count += 1
-                    with self._sync_slots:
-                        completion = client.post(_PATH, body=request, cast_to=ChatCompletion)
+                    completion = client.post(_PATH, body=request, cast_to=ChatCompletion)
                     verdict = self._read(completion, attempts)
         except Exception as exc:
             return self._outcome(attempts, started, error=exc)
         return self._outcome(attempts, started, verdict=verdict)
 
-    async def acomplete(self, messages: Sequence[Mapping[str, Any]]) -> JudgeOutcome:
-        """Async twin of :meth:`complete`; at most ``concurrency`` requests in flight per loop."""
+    async def acomplete(
+        self, messages: Sequence[Mapping[str, Any]], *, name: str = "judge", version: str = "1"
+    ) -> JudgeOutcome:
+        """Async twin of :meth:`complete`; at most ``concurrency`` calls in flight per loop."""
+        async with self._loop_state().slots:
+            with evaluator_span(name, version, messages, self.model) as span:
+                outcome = await self._attempt_async(messages)
+                span.finish(outcome)
+        return outcome
+
+    async def _attempt_async(self, messages: Sequence[Mapping[str, Any]]) -> JudgeOutcome:
+        """The retry loop of :meth:`acomplete`."""
         started = time.perf_counter()
         attempts = _Attempts()
         try:
-            client, slots = self._async()
+            client = self._async_client()
             request = self._request(messages)
             async for attempt in AsyncRetrying(**self._policy.tenacity_kwargs()):
                 with attempt:
                     attempts.count += 1
-                    async with slots:
-                        completion = await client.post(_PATH, body=request, cast_to=ChatCompletion)
+                    completion = await client.post(_PATH, body=request, cast_to=ChatCompletion)
                     verdict = self._read(completion, attempts)
         except Exception as exc:
             return self._outcome(attempts, started, error=exc)

@@ -1,6 +1,7 @@
 """``LLMJudgeEvaluator``: a template plus a judge, behind the Evaluator protocol.
 
-It renders the template with the inputs, asks the judge inside an EVALUATOR span, and turns
+It renders the template with the inputs, asks the judge (which traces the call as an
+EVALUATOR span), and turns
 the outcome into an :class:`~tracejudge.evals.base.EvalResult` — a verdict (label, score,
 the judge's reasoning as the explanation) or ``error``. It never raises for a missing
 input, an unreachable judge or a bad verdict.
@@ -15,7 +16,6 @@ from tracejudge.evals.base import EvalResult
 from tracejudge.evals.judge.builtins import builtin_template
 from tracejudge.evals.judge.client import Judge, JudgeOutcome
 from tracejudge.evals.judge.templates import Template, TemplateInputError, render_system
-from tracejudge.evals.judge.tracing import evaluator_span
 
 __all__ = ["LLMJudgeEvaluator", "template_evaluator"]
 
@@ -74,19 +74,14 @@ class LLMJudgeEvaluator:
         messages = self._messages(inputs)
         if isinstance(messages, EvalResult):
             return messages
-        with evaluator_span(self.name, self.version, messages, self.judge.model) as span:
-            outcome = self.judge.complete(messages)
-            span.finish(outcome)
-        return self._result(outcome)
+        return self._result(self.judge.complete(messages, name=self.name, version=self.version))
 
     async def aevaluate(self, inputs: Mapping[str, Any]) -> EvalResult:
         """Async twin of :meth:`evaluate`."""
         messages = self._messages(inputs)
         if isinstance(messages, EvalResult):
             return messages
-        with evaluator_span(self.name, self.version, messages, self.judge.model) as span:
-            outcome = await self.judge.acomplete(messages)
-            span.finish(outcome)
+        outcome = await self.judge.acomplete(messages, name=self.name, version=self.version)
         return self._result(outcome)
 
 

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -29,7 +29,9 @@ from tracejudge import semconv
 from tracejudge.capture._state import current
 from tracejudge.capture._values import TEXT_MIME
 from tracejudge.capture.span import message_attributes
-from tracejudge.evals.judge.client import JudgeOutcome
+
+if TYPE_CHECKING:
+    from tracejudge.evals.judge.client import JudgeOutcome
 
 __all__ = [
     "TARGET_SPAN_ID",
