@@ -1,10 +1,9 @@
 """``LLMJudgeEvaluator``: a template plus a judge, behind the Evaluator protocol.
 
 It renders the template with the inputs, asks the judge (which traces the call as an
-EVALUATOR span), and turns
-the outcome into an :class:`~tracejudge.evals.base.EvalResult` — a verdict (label, score,
-the judge's reasoning as the explanation) or ``error``. It never raises for a missing
-input, an unreachable judge or a bad verdict.
+EVALUATOR span), and turns the outcome into an :class:`~tracejudge.evals.base.EvalResult`:
+a verdict (label, score, the judge's reasoning as the explanation) or ``error``. It never
+raises for a missing input, an unreachable judge or a bad verdict.
 """
 
 from __future__ import annotations
