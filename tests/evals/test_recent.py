@@ -50,3 +50,22 @@ def test_bounded_in_traces_and_spans_per_trace() -> None:
         r.end()
     assert len(recent) == 0
     assert recent_mod.for_provider(object()) is None
+
+
+def test_register_keeps_recent_spans_unless_told_not_to() -> None:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from tracejudge.capture import register, shutdown
+
+    provider = register("r", span_exporter=InMemorySpanExporter(), batch=False, set_global=False)
+    try:
+        assert isinstance(for_provider(provider), RecentSpans)
+    finally:
+        shutdown()
+    provider = register(
+        "r", span_exporter=InMemorySpanExporter(), batch=False, set_global=False, keep_recent=False
+    )
+    try:
+        assert for_provider(provider) is None
+    finally:
+        shutdown()
