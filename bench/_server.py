@@ -94,16 +94,24 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
         process.wait(5)
 
 
+def _descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (uvicorn workers, the forkserver, ingest workers)."""
+    pids, i = [pid], 0
+    while i < len(pids):
+        p = pids[i]
+        try:
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+            pids += [int(c) for c in children]
+        except OSError:
+            pass
+        i += 1
+    return pids
+
+
 def _group_rss_bytes(pid: int) -> int:
-    """Resident memory of ``pid`` plus its direct children (uvicorn workers)."""
-    pids = [pid]
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        pids += [int(c) for c in children]
-    except OSError:
-        pass
+    """Resident memory of ``pid`` plus all its descendants."""
     total = 0
-    for p in pids:
+    for p in _descendants(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
