@@ -13,6 +13,7 @@ from opentelemetry.trace import StatusCode
 from tracejudge import capture
 from tracejudge.capture._state import current
 from tracejudge.client import Client
+from tracejudge.evals.base import EvalResult, Evaluator
 from tracejudge.evals.judge import (
     TARGET_SPAN_ID,
     TARGET_TRACE_ID,
@@ -109,6 +110,7 @@ def test_explicit_target_for_stored_spans(
 
 def test_without_a_capture_the_judge_still_works(fast_judge: Judge) -> None:
     assert current() is None
+    assert isinstance(template_evaluator("toxicity", judge=fast_judge), Evaluator)
     result = template_evaluator("toxicity", judge=fast_judge).evaluate({"output": "hi"})
     assert result.label == "pass"
 
@@ -150,3 +152,24 @@ def test_evaluator_span_is_stored_in_its_own_trace(tmp_path: Path, fast_judge: J
         assert evaluator.attributes[TARGET_TRACE_ID] == app_trace
         assert evaluator.model == "judge-model" and evaluator.output is not None
         assert [s.name for s in client.trace(app_trace).spans] == ["answer"]
+
+
+def test_queueing_for_a_slot_is_not_judge_latency(
+    finished_spans: InMemorySpanExporter, judge_server: JudgeServer
+) -> None:
+    judge_server.latency_s = 0.1
+    judge = Judge(base_url=judge_server.base_url, concurrency=1)
+    evaluator = template_evaluator("toxicity", judge=judge)
+
+    async def run() -> list[EvalResult]:
+        return await asyncio.gather(*(evaluator.aevaluate({"output": "hi"}) for _ in range(3)))
+
+    results = asyncio.run(run())
+    spans = [s for s in finished_spans.get_finished_spans() if s.name == "judge toxicity"]
+    assert len(spans) == 3
+    for span in spans:  # each measured ~0.1 s, although the last waited ~0.2 s for its slot
+        assert span.end_time is not None and span.start_time is not None
+        assert 0.09 < (span.end_time - span.start_time) / 1e9 < 0.19
+    assert all(0.09 < r.metadata["latency_ms"] / 1000 < 0.19 for r in results)
+    starts = sorted(s.start_time or 0 for s in spans)
+    assert (starts[2] - starts[0]) / 1e9 > 0.18  # and they really ran one after another
