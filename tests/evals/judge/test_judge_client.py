@@ -12,7 +12,6 @@ import threading
 import time
 from typing import Any
 
-import httpx
 import openai
 import pytest
 from tenacity import RetryCallState
@@ -25,6 +24,7 @@ from tracejudge.evals.judge import (
     Template,
     template_evaluator,
 )
+from tracejudge.evals.judge.client import _http
 from tracejudge.evals.judge.retry import RetryPolicy, retry_after_s
 from tracejudge.testing import OpenAIServer, ScriptedResponder
 
@@ -325,8 +325,9 @@ def test_bad_settings_rejected(kwargs: dict[str, Any], message: str) -> None:
 
 # --- backoff ------------------------------------------------------------------------------
 def _rate_limit(headers: dict[str, str]) -> openai.RateLimitError:
-    request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
-    response = httpx.Response(429, headers=headers, request=request)
+    # The HTTP library the installed openai SDK is built on (httpx or httpx2).
+    request = _http.Request("POST", "http://127.0.0.1/v1/chat/completions")
+    response = _http.Response(429, headers=headers, request=request)
     return openai.RateLimitError("slow down", response=response, body=None)
 
 

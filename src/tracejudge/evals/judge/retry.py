@@ -77,9 +77,8 @@ class RetryPolicy:
         # backoff_s * 2^(n-1) plus up to backoff_s of jitter (tenacity's
         # wait_exponential_jitter, whose keyword names differ between tenacity releases).
         exponent = min(state.attempt_number - 1, 60)
-        return min(
-            self.backoff_s * 2**exponent + random.uniform(0, self.backoff_s), self.max_backoff_s
-        )
+        backoff: float = self.backoff_s * 2.0**exponent + random.uniform(0, self.backoff_s)
+        return min(backoff, self.max_backoff_s)
 
     def tenacity_kwargs(self) -> dict[str, Any]:
         """Arguments for ``tenacity.Retrying``/``AsyncRetrying``; the last error is re-raised."""
