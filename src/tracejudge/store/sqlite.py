@@ -247,13 +247,32 @@ class SQLiteStore:
             # Only takes effect on a new, empty file. Rows are ~2-3 kB: on 4 kB pages a
             # third of each page is wasted and every commit writes 4x more WAL frames.
             conn.execute(f"PRAGMA page_size = {_PAGE_SIZE}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            self._enable_wal(conn)
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
             conn.execute(f"PRAGMA cache_size = -{self._cache_kib}")
         except BaseException:
             conn.close()
             raise
         return conn
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch to WAL, retrying within the busy timeout.
+
+        Changing the journal mode needs an exclusive lock and SQLite answers "database is
+        locked" at once instead of calling the busy handler, so two processes opening a fresh
+        file together would otherwise fail.
+        """
+        deadline = time.monotonic() + self._busy_timeout_ms / 1000
+        delay = 0.005
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
     def _connect(self) -> sqlite3.Connection:
         conn = self._connect_untracked()
