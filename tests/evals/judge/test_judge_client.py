@@ -94,6 +94,15 @@ def test_malformed_json_retried_then_error(judge_server: JudgeServer, fast_judge
     assert result.metadata["prompt_tokens"] > 0  # tokens of every paid attempt add up
 
 
+def test_empty_reply_is_an_invalid_verdict(judge_server: JudgeServer, fast_judge: Judge) -> None:
+    judge_server.responder = lambda request: {"content": None}
+    result = template_evaluator("toxicity", judge=fast_judge).evaluate({"output": "hi"})
+    assert (
+        result.error
+        == "judge gave no valid verdict after 3 attempts: the judge returned no content"
+    )
+
+
 def test_invalid_then_valid_verdict_succeeds(judge_server: JudgeServer, fast_judge: Judge) -> None:
     good = json.dumps(PASS_VERDICT)
     judge_server.responder = ScriptedResponder(['{"label": "great"}', good])

@@ -131,6 +131,10 @@ def test_instrumented_judge_call_lands_under_the_evaluator_span(fast_judge: Judg
     judge = _by_name(exporter, "judge toxicity")
     (llm,) = [s for s in spans if (s.attributes or {}).get("openinference.span.kind") == "LLM"]
     assert llm.parent is not None and llm.parent.span_id == judge.context.span_id
+    # The instrumentor still parsed the reply it saw (the judge reads it raw).
+    assert json.loads((llm.attributes or {})["llm.output_messages.0.message.content"]) == (
+        PASS_VERDICT
+    )
     assert _hex(llm)[0] == _hex(judge)[0] != _hex(_by_name(exporter, "answer"))[0]
 
 

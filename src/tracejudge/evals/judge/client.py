@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import openai
+import orjson
 from openai.types.chat import ChatCompletion
 from tenacity import AsyncRetrying, Retrying
 
@@ -53,11 +54,14 @@ DEFAULT_MODEL = "gpt-4o-mini"
 ResponseFormat = Literal["json_object", "tool"]
 _FORMATS = ("json_object", "tool")
 # The body is sent as built, through the SDK's documented generic ``post`` (its "undocumented
-# endpoints" escape hatch): ``chat.completions.create`` would first walk every message
-# through its TypedDict transformer, which costs more CPU than the rest of an evaluation and
-# caps judge throughput. Responses are still parsed into ``ChatCompletion`` and the SDK's
-# timeouts, errors and (OpenInference) instrumentation apply unchanged.
+# endpoints" escape hatch), and the reply comes back raw (what ``.with_raw_response`` asks
+# for): ``chat.completions.create`` walks every message through a TypedDict transformer and
+# builds a pydantic ``ChatCompletion``, which together cost more CPU than the rest of an
+# evaluation and cap judge throughput. We read the JSON ourselves; the SDK's timeouts and
+# errors apply unchanged, and an OpenInference instrumentor still sees a ChatCompletion call.
 _PATH = "/chat/completions"
+_RAW: Any = {"headers": {"X-Stainless-Raw-Response": "true"}}
+_CAST = ChatCompletion  # what instrumentors see; the raw reply is never cast
 # httpx writes a request's headers and body as separate packets; without TCP_NODELAY,
 # Nagle's algorithm holds the body until the server's delayed ACK (~40 ms on Linux), which
 # would dominate a fast judge's latency. curl and Go's net/http set it by default too.
@@ -108,11 +112,16 @@ class _Attempts:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
 
-    def add_usage(self, usage: Any) -> None:
-        if usage is None:
-            return
-        self.prompt_tokens = (self.prompt_tokens or 0) + int(usage.prompt_tokens or 0)
-        self.completion_tokens = (self.completion_tokens or 0) + int(usage.completion_tokens or 0)
+    def add_usage(self, prompt: Any, completion: Any) -> None:
+        if isinstance(prompt, int):
+            self.prompt_tokens = (self.prompt_tokens or 0) + prompt
+        if isinstance(completion, int):
+            self.completion_tokens = (self.completion_tokens or 0) + completion
+
+
+def _field(value: Any, key: str) -> Any:
+    """``value[key]`` when value is a JSON object, else None (replies are untrusted)."""
+    return value.get(key) if isinstance(value, dict) else None
 
 
 @dataclass(slots=True)
@@ -272,28 +281,33 @@ class Judge:
             kwargs["tool_choice"] = {"type": "function", "function": {"name": VERDICT_TOOL_NAME}}
         return kwargs
 
-    def _read(self, completion: Any, attempts: _Attempts) -> Verdict:
-        """Record usage and the raw reply of one completion, then parse the verdict."""
-        attempts.add_usage(getattr(completion, "usage", None))
-        attempts.model = getattr(completion, "model", None) or attempts.model
-        choices = getattr(completion, "choices", None) or []
-        if not choices:
+    def _read(self, response: Any, attempts: _Attempts) -> Verdict:
+        """Record usage, model and the raw reply of one response, then parse the verdict."""
+        try:
+            body = orjson.loads(response.http_response.content)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidVerdict(f"the judge's response is not JSON: {exc}", None) from None
+        usage = _field(body, "usage")
+        attempts.add_usage(_field(usage, "prompt_tokens"), _field(usage, "completion_tokens"))
+        attempts.model = _field(body, "model") or attempts.model
+        choices = _field(body, "choices")
+        if not isinstance(choices, list) or not choices:
             attempts.raw = None
             raise InvalidVerdict("the judge returned no choices", None)
-        message = choices[0].message
+        message = _field(choices[0], "message")
+        content = _field(message, "content")
+        attempts.raw = content if isinstance(content, str) else None
         if self.response_format == "json_object":
-            attempts.raw = message.content
-            return parse_json_verdict(message.content)
-        calls = message.tool_calls or []
-        if not calls:
-            attempts.raw = message.content
+            return parse_json_verdict(attempts.raw)
+        calls = _field(message, "tool_calls")
+        if not isinstance(calls, list) or not calls:
             raise InvalidVerdict(
-                f"expected a {VERDICT_TOOL_NAME!r} tool call, got text: {message.content!r}",
-                message.content,
+                f"expected a {VERDICT_TOOL_NAME!r} tool call, got text: {content!r}", attempts.raw
             )
-        function = getattr(calls[0], "function", None)
-        attempts.raw = getattr(function, "arguments", None)
-        return parse_verdict_arguments(getattr(function, "name", None), attempts.raw)
+        function = _field(calls[0], "function")
+        arguments = _field(function, "arguments")
+        attempts.raw = arguments if isinstance(arguments, str) else None
+        return parse_verdict_arguments(_field(function, "name"), attempts.raw)
 
     def _outcome(
         self,
@@ -339,8 +353,8 @@ class Judge:
             for attempt in Retrying(**self._policy.tenacity_kwargs()):
                 with attempt:
                     attempts.count += 1
-                    completion = client.post(_PATH, body=request, cast_to=ChatCompletion)
-                    verdict = self._read(completion, attempts)
+                    response = client.post(_PATH, body=request, cast_to=_CAST, options=_RAW)
+                    verdict = self._read(response, attempts)
         except Exception as exc:
             return self._outcome(attempts, started, error=exc)
         return self._outcome(attempts, started, verdict=verdict)
@@ -365,8 +379,8 @@ class Judge:
             async for attempt in AsyncRetrying(**self._policy.tenacity_kwargs()):
                 with attempt:
                     attempts.count += 1
-                    completion = await client.post(_PATH, body=request, cast_to=ChatCompletion)
-                    verdict = self._read(completion, attempts)
+                    response = await client.post(_PATH, body=request, cast_to=_CAST, options=_RAW)
+                    verdict = self._read(response, attempts)
         except Exception as exc:
             return self._outcome(attempts, started, error=exc)
         return self._outcome(attempts, started, verdict=verdict)
