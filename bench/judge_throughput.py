@@ -9,12 +9,17 @@ evaluations/s; the figure is the share of that ceiling reached, everything inclu
 template rendering, the openai SDK over real HTTP, verdict parsing, and an EVALUATOR span
 per call (a capture is registered with a discarding exporter; ``--no-trace`` leaves it out).
 
+After warm-up the start-up objects are frozen out of the garbage collector (``gc.freeze()``,
+as a long-running judge worker would do after start-up; ``--no-gc-freeze`` skips it): with
+~140k objects from the imports, one full collection otherwise stalls every in-flight call
+for ~0.1 s. The collector's pauses during the runs are printed either way.
+
 Before the run it checks that the server really serves ``concurrency`` delayed requests in
 parallel (a ThreadingHTTPServer should), since otherwise the benchmark measures the server.
 The machine's load is printed too: other work on the 2 cores slows the client down.
 
 Run: ``python bench/judge_throughput.py [--evaluations 800] [--concurrency 32]
-[--latency 0.2] [--repeat 3] [--in-process] [--no-trace]``.
+[--latency 0.2] [--repeat 3] [--in-process] [--no-trace] [--no-gc-freeze]``.
 Target: median run >= 90% of the ceiling (>= 144 evaluations/s with the defaults).
 """
 
@@ -23,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import multiprocessing
 import os
@@ -96,6 +102,25 @@ class Discard(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
+class GCPauses:
+    """gc callback: how often and how long the collector stopped the world."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total_s = 0.0
+        self.longest_s = 0.0
+        self._started = 0.0
+
+    def record(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        pause = time.perf_counter() - self._started
+        self.count += 1
+        self.total_s += pause
+        self.longest_s = max(self.longest_s, pause)
+
+
 async def _run(evaluator: Any, n: int) -> tuple[list[EvalResult], float]:
     started = time.perf_counter()
     results = await asyncio.gather(*(evaluator.aevaluate(INPUTS) for _ in range(n)))
@@ -110,9 +135,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs; the median is the figure")
     parser.add_argument("--no-trace", action="store_true", help="no EVALUATOR spans")
     parser.add_argument("--in-process", action="store_true", help="server in this process")
+    parser.add_argument("--no-gc-freeze", action="store_true", help="leave the GC as it is")
     args = parser.parse_args(argv)
 
     exporter = Discard()
+    pauses = GCPauses()
     if not args.no_trace:
         capture.register("judge-bench", span_exporter=exporter, set_global=False)
     try:
@@ -131,7 +158,14 @@ def main(argv: list[str] | None = None) -> None:
                 # should take about one latency, not ``concurrency`` of them.
                 await _run(evaluator, args.concurrency)
                 _, wave = await _run(evaluator, args.concurrency)
-                timed = [await _run(evaluator, args.evaluations) for _ in range(args.repeat)]
+                if not args.no_gc_freeze:
+                    gc.collect()
+                    gc.freeze()
+                gc.callbacks.append(pauses.record)
+                try:
+                    timed = [await _run(evaluator, args.evaluations) for _ in range(args.repeat)]
+                finally:
+                    gc.callbacks.remove(pauses.record)
                 return wave, timed
 
             wave, timed = asyncio.run(runs())
@@ -159,6 +193,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(f"EVALUATOR spans         : {exporter.count:,} exported")
     print(f"CPU cores / load        : {os.cpu_count()} / {os.getloadavg()[0]:.2f} (1-min average)")
+    print(
+        f"GC during the runs      : {pauses.count} collections, {pauses.total_s * 1000:.0f} ms, "
+        f"longest {pauses.longest_s * 1000:.0f} ms"
+        f" ({'start-up objects frozen' if not args.no_gc_freeze else 'not frozen'})"
+    )
     print(f"runs                    : {', '.join(f'{r:.1f}' for r in rates)} evaluations/s")
     print(
         f"throughput (median)     : {rate:.1f} evaluations/s of a {ceiling:.0f}/s ceiling "
