@@ -9,13 +9,11 @@ outcome says what happened (:class:`JudgeOutcome`).
 
 Configuration order is argument, then environment, then default:
 
-======== =============================== ================ ====================
-setting  environment                     fallback         default
-======== =============================== ================ ====================
-model    ``TRACEJUDGE_JUDGE_MODEL``                       ``gpt-4o-mini``
-base_url ``TRACEJUDGE_JUDGE_BASE_URL``   ``OPENAI_BASE_URL`` the SDK's (OpenAI)
-api_key  ``TRACEJUDGE_JUDGE_API_KEY``    ``OPENAI_API_KEY``  none
-======== =============================== ================ ====================
+* ``model``: ``TRACEJUDGE_JUDGE_MODEL``, else ``gpt-4o-mini``;
+* ``base_url``: ``TRACEJUDGE_JUDGE_BASE_URL``, then ``OPENAI_BASE_URL``, else the SDK's
+  (api.openai.com);
+* ``api_key``: ``TRACEJUDGE_JUDGE_API_KEY``, then ``OPENAI_API_KEY``, else none (fine for
+  a local ``base_url``; without either, every evaluation is an error saying so).
 """
 
 from __future__ import annotations
@@ -56,9 +54,9 @@ _FORMATS = ("json_object", "tool")
 # The body is sent as built, through the SDK's documented generic ``post`` (its "undocumented
 # endpoints" escape hatch), and the reply comes back raw (what ``.with_raw_response`` asks
 # for): ``chat.completions.create`` walks every message through a TypedDict transformer and
-# builds a pydantic ``ChatCompletion``, which together cost more CPU than the rest of an
-# evaluation and cap judge throughput. We read the JSON ourselves; the SDK's timeouts and
-# errors apply unchanged, and an OpenInference instrumentor still sees a ChatCompletion call.
+# builds a pydantic ``ChatCompletion`` on every call, CPU that shows in judge throughput
+# (bench/judge_throughput.py). We read the JSON with orjson; the SDK's timeouts and errors
+# apply unchanged, and an OpenInference instrumentor still sees a ChatCompletion call.
 _PATH = "/chat/completions"
 _RAW: Any = {"headers": {"X-Stainless-Raw-Response": "true"}}
 _CAST = ChatCompletion  # what instrumentors see; the raw reply is never cast
