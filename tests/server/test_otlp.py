@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import select
 import socket
 import sqlite3
 import threading
@@ -350,15 +351,27 @@ def test_too_many_requests_in_flight_is_503_before_reading(db_path: Path) -> Non
     try:
         with run_server(store, settings) as url, httpx.Client(timeout=30) as http:
             host, port = url.removeprefix("http://").split(":")
-            slow = socket.create_connection((host, int(port)))
             body = make_request(llm_trace(1))
-            slow.sendall(
-                b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
-                + f"Content-Length: {len(body)}\r\n\r\n".encode()
-                + body[:10]
-            )
-            # The slow request is now being read; the next one is refused at once.
+
+            def start_slow_request() -> socket.socket:
+                conn = socket.create_connection((host, int(port)))
+                conn.sendall(
+                    b"POST /v1/traces HTTP/1.1\r\nHost: x\r\n"
+                    b"Content-Type: application/x-protobuf\r\n"
+                    + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                    + body[:10]
+                )
+                return conn
+
+            slow = start_slow_request()
+            # Once the slow request is being read, the next one is refused at once. If one
+            # of our probes got there first, the slow request itself was refused (its
+            # socket has an answer): start it again.
             for _ in range(100):
+                if select.select([slow], [], [], 0)[0]:
+                    slow.close()
+                    slow = start_slow_request()
+                    continue
                 response = http.post(url + "/v1/traces", content=body, headers=PROTOBUF)
                 if response.status_code == 503:
                     break
