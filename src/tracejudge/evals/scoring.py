@@ -34,12 +34,17 @@ __all__ = [
 ]
 
 
-def as_evaluator(evaluator: Evaluator | str, *, judge: Any = None) -> Evaluator:
-    """An evaluator object as is, or a name looked up in the registry."""
+def as_evaluator(evaluator: Evaluator | str | Any, *, judge: Any = None) -> Evaluator:
+    """An evaluator object as is, a judge ``Template`` run by ``judge``, or a name looked
+    up in the registry."""
     if isinstance(evaluator, str):
         from tracejudge.evals.registry import get_evaluator
 
         return get_evaluator(evaluator, judge=judge)
+    from tracejudge.evals.judge import LLMJudgeEvaluator, Template
+
+    if isinstance(evaluator, Template):
+        return LLMJudgeEvaluator(evaluator, judge)
     if not isinstance(evaluator, Evaluator):
         raise ConfigurationError(f"evaluator: expected an Evaluator or a name, got {evaluator!r}")
     return evaluator
