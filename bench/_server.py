@@ -1,5 +1,5 @@
-"""Helpers shared by the server benchmarks: start a server process, sample its memory,
-load the shared OTLP workload generator.
+"""Helpers shared by the server benchmarks: start a server process, sample its memory
+(and, re-exported from ``_shared``, load the shared OTLP workload generator).
 
 A server runs as its own process (``tracejudge serve`` or ``phoenix serve``) so its CPU
 and RSS are measured apart from the load generator's.
@@ -7,7 +7,6 @@ and RSS are measured apart from the load generator's.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import socket
@@ -17,7 +16,8 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from types import ModuleType
+
+from _shared import DEFAULT_SHARED, load_generator
 
 __all__ = [
     "DEFAULT_SHARED",
@@ -29,19 +29,6 @@ __all__ = [
     "start_tracejudge",
     "stop_process",
 ]
-
-DEFAULT_SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "bench"
-
-
-def load_generator(shared: Path) -> ModuleType:
-    """The shared ``otlp_load.py`` imported by file path."""
-    path = Path(shared) / "otlp_load.py"
-    spec = importlib.util.spec_from_file_location("otlp_load", path)
-    if spec is None or spec.loader is None:
-        raise SystemExit(f"cannot load {path} (pass --shared DIR)")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def free_port() -> int:

@@ -19,18 +19,20 @@ Prints spans/s beside the targets, the serial time split, and peak RSS.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _shared import DEFAULT_SHARED, load_generator
 
 from tracejudge.capture.exporter import EmbeddedSpanExporter
 from tracejudge.ingest.otlp import decode_protobuf
@@ -45,24 +47,6 @@ __all__ = ["main"]
 TARGET_END_TO_END = 30_000  # spans/s, decode + normalize + durable write
 TARGET_DECODE_NORMALIZE = 60_000  # spans/s
 EXPORT_BATCH = 512  # BatchSpanProcessor's default max_export_batch_size
-
-
-def _load_generator(shared: Path) -> ModuleType:
-    path = shared / "otlp_load.py"
-    spec = importlib.util.spec_from_file_location("otlp_load", path)
-    if spec is None or spec.loader is None:
-        raise SystemExit(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _default_shared() -> Path:
-    repo = Path(__file__).resolve().parent.parent
-    for candidate in (repo.parent / "shared" / "bench", Path("/work/shared/bench")):
-        if (candidate / "otlp_load.py").exists():
-            return candidate
-    return repo.parent / "shared" / "bench"
 
 
 def _verdict(value: float, target: float) -> str:
@@ -104,12 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--traces", type=int, default=20_000)
     parser.add_argument("--batch-spans", type=int, default=500)
-    parser.add_argument("--shared", type=Path, default=_default_shared())
+    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
     parser.add_argument("--db", type=Path, help="SQLite file (default: a fresh temp file)")
     parser.add_argument("--workers", type=int, help="worker processes (default: one per CPU)")
     args = parser.parse_args(argv)
 
-    gen = _load_generator(args.shared)
+    gen = load_generator(args.shared)
     base_ns = gen.parse_time_ns(gen.DEFAULT_BASE_TIME)
     batches = gen.build_batches(
         args.traces, args.batch_spans, 42, base_ns, {"service.name": "bench-agent"}, None

@@ -34,17 +34,14 @@ import multiprocessing
 import os
 import statistics
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import Any
-
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from tracejudge import capture
 from tracejudge.evals.base import EvalResult
 from tracejudge.evals.judge import Judge, template_evaluator
-from tracejudge.testing import OpenAIServer
+from tracejudge.testing import CountingSpanExporter, OpenAIServer
 
 TARGET_SHARE = 0.90
 VERDICT = json.dumps({"reasoning": "Every claim is in the context.", "label": "pass", "score": 1})
@@ -91,17 +88,6 @@ def judge_server(latency_s: float, in_process: bool) -> Iterator[str]:
             process.terminate()
 
 
-class Discard(SpanExporter):
-    """Counts and forgets spans (the EVALUATOR spans are made, not stored)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        self.count += len(spans)
-        return SpanExportResult.SUCCESS
-
-
 class GCPauses:
     """gc callback: how often and how long the collector stopped the world."""
 
@@ -138,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-gc-freeze", action="store_true", help="leave the GC as it is")
     args = parser.parse_args(argv)
 
-    exporter = Discard()
+    exporter = CountingSpanExporter()
     pauses = GCPauses()
     if not args.no_trace:
         capture.register("judge-bench", span_exporter=exporter, set_global=False)

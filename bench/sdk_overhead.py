@@ -19,27 +19,17 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from tracejudge import capture, semconv
+from tracejudge.testing import CountingSpanExporter
 
 TARGET_RATIO = 1.3
 QUEUE = 1 << 16  # large enough that nothing is dropped between exports
-
-
-class Discard(SpanExporter):
-    """Accepts and forgets every span."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        self.count += len(spans)
-        return SpanExportResult.SUCCESS
 
 
 def _processor(exporter: SpanExporter) -> BatchSpanProcessor:
@@ -90,11 +80,11 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"] = "512"
 
     bare_provider = TracerProvider()
-    bare_sink = Discard()
+    bare_sink = CountingSpanExporter()
     bare_provider.add_span_processor(_processor(bare_sink))
     bare = bare_call(bare_provider)
 
-    ours_sink = Discard()
+    ours_sink = CountingSpanExporter()
     capture.register("bench", span_exporter=ours_sink, set_global=False)
 
     time_per_call(bare, 2000, lambda: bare_provider.force_flush())  # warm-up

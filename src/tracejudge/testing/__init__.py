@@ -6,6 +6,7 @@ the offline demo can drive the unmodified ``openai`` SDK without a network.
 
 from __future__ import annotations
 
+from tracejudge.testing.exporters import CountingSpanExporter
 from tracejudge.testing.openai_server import (
     Fail,
     OpenAIServer,
@@ -19,6 +20,7 @@ from tracejudge.testing.openai_server import (
 )
 
 __all__ = [
+    "CountingSpanExporter",
     "Fail",
     "OpenAIServer",
     "RecordedRequest",
