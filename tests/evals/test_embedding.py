@@ -60,3 +60,20 @@ def test_without_the_extra_a_clear_error_names_the_install_command() -> None:
         embedding_similarity("x")
     with pytest.raises(ConfigurationError, match="embeddings extra"):
         get_evaluator("embedding_similarity(reference='x')")
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec(MODEL_PACKAGE) is None,
+    reason="the optional embeddings extra (PyTorch) is kept out of CI",
+)
+def test_bundled_minilm_model_scores_paraphrases_above_unrelated_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the weights ship in the package
+    ev = embedding_similarity("You can return items within 30 days for a full refund.")
+    close = ev.evaluate({"output": "Returns are accepted for 30 days and refunded in full."})
+    far = ev.evaluate({"output": "Our store opens at 9am on weekdays."})
+    assert close.error is None and far.error is None
+    assert close.score is not None and far.score is not None
+    assert close.score > 0.7 > far.score
+    assert (close.label, far.label) == ("pass", "fail")
