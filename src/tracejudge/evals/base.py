@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["PASS", "FAIL", "EvalResult", "Evaluator"]
+__all__ = ["FAIL", "PASS", "EvalResult", "Evaluator"]
 
 PASS = "pass"
 FAIL = "fail"
