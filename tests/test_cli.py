@@ -302,3 +302,12 @@ def test_demo_bad_db_path_fails_before_asking(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "does not exist" in result.output and "Traceback" not in result.output
     assert "demo trace" not in result.output
+
+
+def test_demo_names_the_failed_evaluation_and_why(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["demo", "--db", str(tmp_path / "demo.db")], env={**WIDE, **OFFLINE}
+    )
+    assert result.exit_code == 0, result.output
+    assert "groundedness failed on trace" in result.output
+    assert "Not supported by the context" in result.output

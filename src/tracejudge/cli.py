@@ -188,6 +188,9 @@ def demo(
     stats = run.evaluator_stats()
     if stats:
         console.print(_pass_rate_table(stats))
+    for ev in [e for e in run.evaluations if e.label == "fail"][:3]:
+        why = escape(ev.explanation or "")
+        console.print(f"[red]{escape(ev.name)} failed[/] on trace {ev.trace_id}: {why}")
     failures = [r for r in run.results if r.error]
     for r in failures[:3]:
         console.print(f"[red]model call failed:[/] {escape(r.error or '')}")

@@ -22,7 +22,7 @@ from tracejudge.demo import (
     run_demo,
 )
 from tracejudge.demo.prompt import NO_CONTEXT
-from tracejudge.demo.responder import DONT_KNOW, REFUSAL
+from tracejudge.demo.responder import DONT_KNOW, PRICE_GUESS, REFUSAL
 from tracejudge.errors import ConfigurationError
 from tracejudge.model import Span, Trace
 from tracejudge.testing import OpenAIServer
@@ -194,6 +194,18 @@ def test_inline_evaluations_are_stored_on_the_spans_they_judged(
     # Every judge call is its own EVALUATOR trace in the project, not in the app's trace.
     judge_traces = [t for t in client.traces("demo", limit=100) if t.name != "support_agent"]
     assert len(judge_traces) == 20
+
+
+def test_groundedness_fails_exactly_the_answer_with_a_made_up_price(demo_run: DemoRun) -> None:
+    """The demo model's deliberate hallucination is caught by the in-line judge, and only it."""
+    guessed = {r.trace_id for r in demo_run.results if PRICE_GUESS in r.answer}
+    assert len(guessed) == 1
+    grounded = {e.trace_id: e for e in demo_run.evaluations if e.name == "groundedness"}
+    failed = {t for t, e in grounded.items() if e.label == "fail"}
+    assert failed == guessed
+    (trace_id,) = guessed
+    assert PRICE_GUESS in (grounded[trace_id].explanation or "")
+    assert grounded[trace_id].score is not None and grounded[trace_id].score < 1.0
 
 
 def test_failing_endpoint_gives_fallback_answers_and_error_traces(tmp_path: Path) -> None:

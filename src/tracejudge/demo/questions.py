@@ -81,7 +81,9 @@ QUESTIONS: tuple[Question, ...] = tuple(
         "user-fay",
         "sess-fay-1",
         ("What is the status of TH-1100?", Expect.TOOL),
-        ("How should I wash a down sleeping bag?", Expect.ANSWER),
+        # The articles say repairs are "at cost" but give no price: the demo model guesses
+        # one (a hallucination), and the in-line groundedness judge fails the answer.
+        ("How much does a zipper repair cost?", Expect.ANSWER),
         ("Can I rent snowshoes for the weekend?", Expect.ANSWER),
         ("Please look up order TH-4040 for me.", Expect.TOOL_ERROR),
     )

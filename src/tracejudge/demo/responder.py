@@ -5,6 +5,10 @@ the offered tools, tool results) and answers the way a careful support model sho
 call ``get_order_status`` when an order number appears, compose the answer from the
 retrieved articles, say it does not know when nothing relevant was retrieved, and
 refuse requests for other customers' data. Deterministic, so tests can assert on it.
+
+It has one flaw on purpose, the kind real models have: asked what something costs when
+the best article gives no price, it guesses one (:data:`PRICE_GUESS`). The demo's in-line
+groundedness judge catches it, so ``tracejudge demo`` shows an evaluation that fails.
 It also serves as the demo's LLM judge: judge requests (JSON mode or the forced
 ``verdict`` tool) are answered by :mod:`tracejudge.demo.verdicts`.
 """
@@ -20,7 +24,7 @@ from tracejudge.demo.retriever import tokenize
 from tracejudge.demo.tools import ORDER_ID_PATTERN
 from tracejudge.demo.verdicts import is_judge_request, judge_reply
 
-__all__ = ["DONT_KNOW", "REFUSAL", "demo_responder"]
+__all__ = ["DONT_KNOW", "PRICE_GUESS", "REFUSAL", "demo_responder"]
 
 DONT_KNOW = (
     "I don't know: the help center has no article about that. "
@@ -34,6 +38,9 @@ _PERSONAL_DATA = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_ASKS_PRICE = re.compile(r"\b(how much|cost|price)\b", re.IGNORECASE)
+PRICE_GUESS = "It usually comes to about $15."
+"""What the demo model makes up when asked for a price the articles do not give."""
 
 
 def demo_responder(request: dict[str, Any]) -> str | dict[str, Any]:
@@ -87,6 +94,8 @@ def _answer_from_context(question: str, system_prompt: str) -> str:
     if best is None:
         return DONT_KNOW
     _, sentence, doc_id = best
+    if _ASKS_PRICE.search(question) and "$" not in sentence:
+        sentence = f"{sentence} {PRICE_GUESS}"  # the deliberate hallucination
     return f"{sentence} (source: {doc_id})"
 
 
