@@ -19,8 +19,10 @@ from types import TracebackType
 
 from tracejudge.errors import ConfigurationError, SpanNotFound, TraceNotFound
 from tracejudge.model import Evaluation, Span, Trace, TraceSummary
+from tracejudge.query.filter import compile_filter
 from tracejudge.store import open_store
 from tracejudge.store.base import Store, VerifyReport
+from tracejudge.store.sqlite import SQLiteStore
 
 __all__ = ["Client"]
 
@@ -102,9 +104,23 @@ class Client:
         kind: str | None = None,
         limit: int = 100,
         after_seq: int | None = None,
+        filter: str | None = None,
     ) -> list[Span]:
-        """Spans in ingest order; pass the last span's ``ingest_seq`` as ``after_seq`` to page."""
-        return self._store.list_spans(project, kind=kind, limit=limit, after_seq=after_seq)
+        """Spans in ingest order; pass the last span's ``ingest_seq`` as ``after_seq`` to page.
+
+        ``filter``: a span filter such as ``'kind == "LLM" and latency_ms > 2000'`` (see
+        :mod:`tracejudge.query.filter`). Raises :class:`FilterSyntaxError` for a bad one
+        (before any query runs) and :class:`ConfigurationError` when reading a server,
+        which does not take filters yet.
+        """
+        if filter is None:
+            return self._store.list_spans(project, kind=kind, limit=limit, after_seq=after_seq)
+        where = compile_filter(filter)
+        if not isinstance(self._store, SQLiteStore):
+            raise ConfigurationError("filter= needs an embedded (SQLite) store for now")
+        return self._store.list_spans(
+            project, kind=kind, limit=limit, after_seq=after_seq, where=where
+        )
 
     def evaluations(
         self, *, span_id: str | None = None, trace_id: str | None = None

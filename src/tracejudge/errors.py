@@ -5,6 +5,7 @@ One base class with a shallow tree, so callers can catch broadly or precisely::
     TracejudgeError
     ├── ConfigurationError      bad argument or setting (names the argument)
     ├── DecodeError             an OTLP payload could not be decoded (nothing was written)
+    ├── FilterSyntaxError       a span filter is outside the language (names its position)
     ├── PathError               an attribute path does not resolve (names the closest keys)
     ├── StoreError              the store refused or failed an operation
     │   └── SpanConflict        a re-sent span differs from the stored one
@@ -18,6 +19,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigurationError",
     "DecodeError",
+    "FilterSyntaxError",
     "NotFound",
     "PathError",
     "SpanConflict",
@@ -41,6 +43,21 @@ class DecodeError(TracejudgeError, ValueError):
 
     Decoding is all-or-nothing: when this is raised no span of the payload was stored.
     """
+
+
+class FilterSyntaxError(TracejudgeError, ValueError):
+    """A span filter expression is not valid; nothing ran.
+
+    Carries ``position`` (1-based character column in ``expression``) and the expression,
+    so a CLI or UI can point at the offending construct.
+    """
+
+    def __init__(self, message: str, position: int, expression: str) -> None:
+        shown = expression if len(expression) <= 200 else expression[:200] + "..."
+        super().__init__(f"{message} (at position {position} of filter {shown!r})")
+        self.message = message
+        self.position = position
+        self.expression = expression
 
 
 class PathError(TracejudgeError, LookupError):

@@ -1,14 +1,16 @@
-"""Reading stored spans: attribute-path resolution (and, later, the span filter language).
+"""Reading stored spans: attribute-path resolution and the span filter language.
 
 Example::
 
-    from tracejudge.query import resolve
+    from tracejudge.query import compile_filter, resolve
 
     resolve("trace.documents", span, trace)
+    store.list_spans("shop", where=compile_filter('kind == "LLM" and latency_ms > 2000'))
 """
 
 from __future__ import annotations
 
+from tracejudge.query.filter import CompiledFilter, compile_filter
 from tracejudge.query.paths import compile_path, resolve
 
-__all__ = ["compile_path", "resolve"]
+__all__ = ["CompiledFilter", "compile_filter", "compile_path", "resolve"]

@@ -32,6 +32,7 @@ from tracejudge.model import (
     WriteResult,
     canonical_frames,
 )
+from tracejudge.query.filter import CompiledFilter
 from tracejudge.store.base import VerifyReport
 from tracejudge.store.migrations import upgrade_to_head
 from tracejudge.store.prepared import (
@@ -469,8 +470,12 @@ class SQLiteStore:
         trace_id: str | None = None,
         limit: int = 100,
         after_seq: int | None = None,
+        where: CompiledFilter | None = None,
     ) -> list[Span]:
         """Spans in ingest order (``ingest_seq`` ascending) after the ``after_seq`` cursor.
+
+        ``where``: a compiled span filter (:func:`tracejudge.query.filter.compile_filter`),
+        ANDed with the other conditions.
 
         Walks the rowid (= ingest order) from the cursor and filters, rather than using
         the (project, kind, start_ns) index and sorting every match: pages of common kinds
@@ -491,6 +496,9 @@ class SQLiteStore:
         if after_seq is not None:
             clauses.append("ingest_seq > ?")
             params.append(after_seq)
+        if where is not None:
+            clauses.append(f"({where.sql})")
+            params.extend(where.params)
         sql = _SELECT_SPANS
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
