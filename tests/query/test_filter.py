@@ -14,7 +14,7 @@ import pytest
 
 from store._factory import CLOCK_NS, T0, make_eval, make_span, sid, tid
 from tracejudge.client import Client
-from tracejudge.errors import FilterSyntaxError, TracejudgeError
+from tracejudge.errors import ConfigurationError, FilterSyntaxError, TracejudgeError
 from tracejudge.query import CompiledFilter, compile_filter
 from tracejudge.store import open_store
 from tracejudge.store.sqlite import SQLiteStore
@@ -294,3 +294,12 @@ def test_client_spans_takes_a_filter(tmp_path: Path) -> None:
         assert len(client.spans()) == len(ALL)
         with pytest.raises(FilterSyntaxError, match="'nope'"):
             client.spans(filter="nope == 1")
+
+
+def test_client_over_a_server_refuses_a_filter_before_any_request() -> None:
+    # Port 9 (discard) on loopback: nothing is contacted, the check happens first.
+    with Client(url="http://127.0.0.1:9") as client:
+        with pytest.raises(FilterSyntaxError):
+            client.spans(filter="kind ==")
+        with pytest.raises(ConfigurationError, match="filter"):
+            client.spans(filter='kind == "LLM"')
