@@ -19,10 +19,8 @@ from types import TracebackType
 
 from tracejudge.errors import ConfigurationError, SpanNotFound, TraceNotFound
 from tracejudge.model import Evaluation, Span, Trace, TraceSummary
-from tracejudge.query.filter import compile_filter
 from tracejudge.store import open_store
 from tracejudge.store.base import Store, VerifyReport
-from tracejudge.store.sqlite import SQLiteStore
 
 __all__ = ["Client"]
 
@@ -109,17 +107,11 @@ class Client:
         """Spans in ingest order; pass the last span's ``ingest_seq`` as ``after_seq`` to page.
 
         ``filter``: a span filter such as ``'kind == "LLM" and latency_ms > 2000'`` (see
-        :mod:`tracejudge.query.filter`). Raises :class:`FilterSyntaxError` for a bad one
-        (before any query runs) and :class:`ConfigurationError` when reading a server,
-        which does not take filters yet.
+        :mod:`tracejudge.query.filter`), applied by the store (the server, for a remote
+        one). Raises :class:`FilterSyntaxError`, with its position, for a bad one.
         """
-        if filter is None:
-            return self._store.list_spans(project, kind=kind, limit=limit, after_seq=after_seq)
-        where = compile_filter(filter)
-        if not isinstance(self._store, SQLiteStore):
-            raise ConfigurationError("filter= needs an embedded (SQLite) store for now")
         return self._store.list_spans(
-            project, kind=kind, limit=limit, after_seq=after_seq, where=where
+            project, kind=kind, limit=limit, after_seq=after_seq, filter=filter
         )
 
     def evaluations(

@@ -15,7 +15,13 @@ from typing import Any
 
 import httpx
 
-from tracejudge.errors import ConfigurationError, NotFound, StoreError, TracejudgeError
+from tracejudge.errors import (
+    ConfigurationError,
+    FilterSyntaxError,
+    NotFound,
+    StoreError,
+    TracejudgeError,
+)
 from tracejudge.model import Evaluation, Span, TraceSummary, WriteResult
 from tracejudge.store.base import VerifyReport
 
@@ -102,7 +108,8 @@ class RemoteStore:
     :param timeout: seconds per request.
     :param transport: an ``httpx`` transport, e.g. ``httpx.ASGITransport(app)`` in tests.
 
-    Errors: :class:`AuthenticationError` on 401/403, :class:`ConfigurationError` on a
+    Errors: :class:`AuthenticationError` on 401/403, :class:`FilterSyntaxError` (with the
+    position) when the server rejects a span filter, :class:`ConfigurationError` on another
     rejected argument (400/422), :class:`StoreError` when the server is unreachable or
     fails. Spans are not written through here (send them over OTLP, e.g.
     ``register(endpoint=...)``), and ``verify`` needs the database file itself.
@@ -125,9 +132,19 @@ class RemoteStore:
         )
 
     def _request(
-        self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        filter: str | None = None,
     ) -> Any:
-        """One API call, or None for a 404; other error statuses raise."""
+        """One API call, or None for a 404; other error statuses raise.
+
+        ``filter``: the span filter sent with the call, so a 400 naming a ``position``
+        becomes the same :class:`FilterSyntaxError` the embedded store raises.
+        """
         query = {k: v for k, v in (params or {}).items() if v is not None}
         try:
             response = self._http.request(method, path, params=query, json=json)
@@ -138,12 +155,18 @@ class RemoteStore:
         if response.status_code == 404:
             return None
         try:
-            detail = response.json().get("detail")
+            body = response.json()
         except ValueError:
-            detail = response.text
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        detail = body.get("detail", response.text)
+        position = body.get("position")
         message = f"{method} {path}: HTTP {response.status_code}: {detail}"
         if response.status_code in (401, 403):
             raise AuthenticationError(message)
+        if response.status_code == 400 and filter is not None and position is not None:
+            raise FilterSyntaxError(str(detail), int(position), filter)
         if response.status_code in (400, 422):
             raise ConfigurationError(message)
         raise StoreError(message)
@@ -195,6 +218,7 @@ class RemoteStore:
         trace_id: str | None = None,
         limit: int = 100,
         after_seq: int | None = None,
+        filter: str | None = None,
     ) -> list[Span]:
         params = {
             "project": project,
@@ -202,8 +226,9 @@ class RemoteStore:
             "trace_id": trace_id,
             "limit": limit,
             "after_seq": after_seq,
+            "filter": filter,
         }
-        page = self._request("GET", "/spans", params=params)
+        page = self._request("GET", "/spans", params=params, filter=filter)
         return [span_from_json(s) for s in page["data"]] if page else []
 
     def evaluations(

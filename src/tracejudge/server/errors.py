@@ -8,16 +8,19 @@ faults never become 500.
 
 from __future__ import annotations
 
+from typing import Any
+
 from tracejudge.errors import (
     ConfigurationError,
     DecodeError,
+    FilterSyntaxError,
     NotFound,
     StoreError,
     TracejudgeError,
 )
 from tracejudge.server.ingest_queue import QueueClosed, QueueFull
 
-__all__ = ["ApiError", "status_for"]
+__all__ = ["ApiError", "error_body", "status_for"]
 
 
 class ApiError(TracejudgeError):
@@ -36,8 +39,16 @@ def status_for(error: Exception) -> int:
         return error.status
     if isinstance(error, NotFound):
         return 404
-    if isinstance(error, DecodeError | ConfigurationError):
+    if isinstance(error, DecodeError | ConfigurationError | FilterSyntaxError):
         return 400
     if isinstance(error, QueueFull | QueueClosed | StoreError):
         return 503  # transient: the writer is behind, shutting down, or the file is busy
     return 500
+
+
+def error_body(error: Exception) -> dict[str, Any]:
+    """The REST JSON body of a client error: ``{"detail": ...}``, and for a span filter
+    also its 1-based ``position`` so a UI or the remote client can point at it."""
+    if isinstance(error, FilterSyntaxError):
+        return {"detail": error.message, "position": error.position}
+    return {"detail": str(error)}

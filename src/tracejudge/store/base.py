@@ -64,8 +64,14 @@ class Store(Protocol):
         trace_id: str | None = None,
         limit: int = 100,
         after_seq: int | None = None,
+        filter: str | None = None,
     ) -> list[Span]:
-        """Spans in ingest order (``ingest_seq`` ascending), after a cursor."""
+        """Spans in ingest order (``ingest_seq`` ascending), after a cursor.
+
+        ``filter`` is a span filter expression (:mod:`tracejudge.query.filter`), passed as
+        text so a remote store can send it on; a bad one raises ``FilterSyntaxError``
+        before anything is read. It narrows the other conditions, never widens them.
+        """
         ...
 
     def evaluations(

@@ -32,7 +32,7 @@ from tracejudge.model import (
     WriteResult,
     canonical_frames,
 )
-from tracejudge.query.filter import CompiledFilter
+from tracejudge.query.filter import compile_filter
 from tracejudge.store.base import VerifyReport
 from tracejudge.store.migrations import upgrade_to_head
 from tracejudge.store.prepared import (
@@ -470,17 +470,19 @@ class SQLiteStore:
         trace_id: str | None = None,
         limit: int = 100,
         after_seq: int | None = None,
-        where: CompiledFilter | None = None,
+        filter: str | None = None,
     ) -> list[Span]:
         """Spans in ingest order (``ingest_seq`` ascending) after the ``after_seq`` cursor.
 
-        ``where``: a compiled span filter (:func:`tracejudge.query.filter.compile_filter`),
-        ANDed with the other conditions.
+        ``filter``: a span filter expression, compiled by
+        :func:`tracejudge.query.filter.compile_filter` (so a bad one raises
+        ``FilterSyntaxError`` before any query) and ANDed with the other conditions.
 
         Walks the rowid (= ingest order) from the cursor and filters, rather than using
         the (project, kind, start_ns) index and sorting every match: pages of common kinds
         cost O(limit) wherever the cursor is; a rare kind costs one scan over all pages.
         """
+        where = compile_filter(filter) if filter is not None else None
         _positive_int(limit, "limit")
         # "+column" keeps SQLite from picking the (project, kind, start_ns) index.
         clauses: list[str] = []

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
-from tracejudge.errors import SpanNotFound
+from tracejudge.errors import FilterSyntaxError, SpanNotFound
 from tracejudge.model import SpanKind
 from tracejudge.remote import span_to_json
 from tracejudge.server.deps import (
@@ -18,6 +20,7 @@ from tracejudge.server.deps import (
     StoreDep,
     TraceIdQuery,
 )
+from tracejudge.server.errors import error_body, status_for
 from tracejudge.server.schemas import ERROR_RESPONSES, SpanPublic, SpansPublic
 
 __all__ = ["router"]
@@ -25,7 +28,32 @@ __all__ = ["router"]
 router = APIRouter(prefix="/spans", tags=["spans"], responses=ERROR_RESPONSES)
 
 
-@router.get("", response_model=SpansPublic)
+class FilterErrorPublic(BaseModel):
+    """A 400 of the span list: ``position`` (1-based) is set when the filter is at fault."""
+
+    detail: str
+    position: int | None = None
+
+
+FilterQuery = Annotated[
+    str | None,
+    Query(
+        description=(
+            "A span filter expression, e.g. "
+            '`kind == "LLM" and latency_ms > 2000 and not has_eval("groundedness")`. '
+            "It narrows the other conditions (never the key's project scope); "
+            "a bad one is a 400 whose body names the `position`."
+        ),
+        examples=['kind == "LLM" and latency_ms > 2000'],
+    ),
+]
+
+
+@router.get(
+    "",
+    response_model=SpansPublic,
+    responses={400: {"model": FilterErrorPublic, "description": "Bad filter or argument"}},
+)
 def list_spans(
     store: StoreDep,
     principal: CurrentPrincipal,
@@ -34,18 +62,24 @@ def list_spans(
     trace_id: TraceIdQuery = None,
     limit: LimitQuery = 100,
     after_seq: AfterSeqQuery = None,
-) -> dict[str, Any]:
-    """Spans filtered by project, kind and trace, oldest ingested first.
+    filter: FilterQuery = None,
+) -> Any:
+    """Spans filtered by project, kind, trace and a filter expression, oldest ingested first.
 
     Page on with ``after_seq=next_after_seq``; it is null on the last page.
     """
-    rows = store.list_spans(
-        principal.scope(project),
-        kind=kind.value if kind else None,
-        trace_id=trace_id,
-        limit=limit,
-        after_seq=after_seq,
-    )
+    try:
+        rows = store.list_spans(
+            principal.scope(project),
+            kind=kind.value if kind else None,
+            trace_id=trace_id,
+            limit=limit,
+            after_seq=after_seq,
+            filter=filter,
+        )
+    except FilterSyntaxError as e:
+        # Answered here rather than by the app-wide handler, whose body is only "detail".
+        return JSONResponse(error_body(e), status_code=status_for(e))
     return {
         "data": [span_to_json(s) for s in rows],
         "count": len(rows),
