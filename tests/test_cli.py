@@ -82,7 +82,7 @@ def test_version() -> None:
     assert result.output.startswith("tracejudge ")
 
 
-@pytest.mark.parametrize("command", ["demo", "ingest", "verify", "traces", "version"])
+@pytest.mark.parametrize("command", ["demo", "ingest", "verify", "traces", "spans", "version"])
 def test_every_command_has_help(command: str) -> None:
     result = _invoke(command, "--help")
     assert result.exit_code == 0
@@ -311,3 +311,45 @@ def test_demo_names_the_failed_evaluation_and_why(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "groundedness failed on trace" in result.output
     assert "Not supported by the context" in result.output
+
+
+def test_spans_table_with_kind_project_and_filter(tmp_path: Path, otlp_files) -> None:
+    db = tmp_path / "s.db"
+    assert _invoke("ingest", str(otlp_files["pb"]), "-p", "p1", "--db", str(db)).exit_code == 0
+    assert _invoke("ingest", str(otlp_files["json"]), "-p", "p2", "--db", str(db)).exit_code == 0
+    with Client(db) as client:
+        [llm1] = client.spans("p1", kind="LLM")
+        [agent1] = client.spans("p1", kind="AGENT")
+        [llm2] = client.spans("p2", kind="LLM")
+
+    every = _invoke("spans", "--db", str(db))
+    assert every.exit_code == 0, every.output
+    assert "4 spans, all projects" in every.output
+    assert all(s.span_id in every.output for s in (llm1, agent1, llm2))
+
+    llm = _invoke("spans", "--project", "p1", "--kind", "LLM", "--db", str(db))
+    assert llm.exit_code == 0, llm.output
+    assert llm1.span_id in llm.output and agent1.span_id not in llm.output
+    assert llm2.span_id not in llm.output
+    assert "test-model" in llm.output and "17" in llm.output  # 12 prompt + 5 completion
+
+    grounded = _invoke("spans", "--filter", '"Canada" in input and is_root', "--db", str(db))
+    assert grounded.exit_code == 0, grounded.output
+    assert "1 span, all projects" in grounded.output and "Do you ship to Canada?" in grounded.output
+    assert agent1.span_id not in grounded.output and llm2.span_id not in grounded.output
+
+    limited = _invoke("spans", "-k", "LLM", "--limit", "1", "--db", str(db))
+    assert llm1.span_id in limited.output and llm2.span_id not in limited.output
+
+
+def test_spans_bad_filter_is_one_line_with_the_position(tmp_path: Path, otlp_files) -> None:
+    db = tmp_path / "s.db"
+    assert _invoke("ingest", str(otlp_files["pb"]), "-p", "p1", "--db", str(db)).exit_code == 0
+    result = _invoke("spans", "--filter", 'kind == "LLM" and bogus > 1', "--db", str(db))
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error:")
+    assert "'bogus'" in lines[0] and "position 19" in lines[0]
+    assert "Traceback" not in result.output
+    unknown_kind = _invoke("spans", "--kind", "NOPE", "--db", str(db))
+    assert unknown_kind.exit_code == 2  # a usage error, listing the kinds

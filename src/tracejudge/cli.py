@@ -23,12 +23,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from tracejudge.errors import TracejudgeError
-from tracejudge.model import StatusCode, TraceSummary
+from tracejudge.model import Span, SpanKind, StatusCode, TraceSummary
 
 if TYPE_CHECKING:
     from tracejudge.demo.runner import EvaluatorStats
 
-__all__ = ["app", "eval_app", "main", "trace_table"]
+__all__ = ["app", "eval_app", "main", "span_table", "trace_table"]
 
 app = typer.Typer(
     name="tracejudge",
@@ -133,6 +133,33 @@ def trace_table(
         row += [escape(_preview(t.input_preview)), escape(_preview(t.output_preview))]
         row += [str(t.span_count), f"{t.latency_ms:,.0f} ms", f"{t.total_tokens:,}"]
         table.add_row(*row, _status_cell(t.status))
+    return table
+
+
+def span_table(spans: Sequence[Span], *, title: str, show_project: bool = False) -> Table:
+    """A Rich table of spans, one row each, in the order given (ingest order for ``spans``).
+
+    The span id is shown whole (what ``Client.span`` and ``eval run --span`` take).
+    """
+    table = Table(title=title, title_justify="left")
+    table.add_column("span", style="cyan", no_wrap=True)
+    if show_project:
+        table.add_column("project", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("name", overflow="fold")
+    table.add_column("model", overflow="fold")
+    table.add_column("input", overflow="fold", ratio=1)
+    table.add_column("latency", justify="right", no_wrap=True)
+    table.add_column("tokens", justify="right")
+    table.add_column("status", no_wrap=True)
+    for s in spans:
+        tokens = None
+        if s.prompt_tokens is not None or s.completion_tokens is not None:
+            tokens = (s.prompt_tokens or 0) + (s.completion_tokens or 0)
+        row = [s.span_id] + ([escape(s.project)] if show_project else [])
+        row += [escape(s.kind), escape(s.name), escape(s.model or ""), escape(_preview(s.input))]
+        row += [f"{s.latency_ms:,.0f} ms", "" if tokens is None else f"{tokens:,}"]
+        table.add_row(*row, _status_cell(s.status))
     return table
 
 
@@ -282,6 +309,41 @@ def traces(
             newest, title=f"{_plural(len(newest), 'trace')}, {where}", show_project=not project
         )
     )
+
+
+@app.command()
+def spans(
+    project: Annotated[
+        str | None,
+        typer.Option("--project", "-p", help="Project [default: all projects]", show_default=False),
+    ] = None,
+    kind: Annotated[
+        SpanKind | None, typer.Option("--kind", "-k", help="Only spans of this kind")
+    ] = None,
+    filter: Annotated[
+        str | None,
+        typer.Option(
+            "--filter",
+            "-f",
+            help="A span filter, e.g. 'kind == \"LLM\" and latency_ms > 2000'",
+            show_default=False,
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many spans, oldest ingested first")] = 50,
+    db: DbOption = None,
+) -> None:
+    """List stored spans, oldest ingested first, narrowed by project, kind and a filter.
+
+    A bad filter exits 1 with one line naming the position of the problem.
+    """
+    from tracejudge.client import Client
+
+    path = _existing_db(db)
+    with _user_errors(), Client(path) as client:
+        rows = client.spans(project, kind=kind.value if kind else None, limit=limit, filter=filter)
+    where = f"project {project!r}" if project else "all projects"
+    title = f"{_plural(len(rows), 'span')}, {where}" + (f", filter {filter!r}" if filter else "")
+    _console().print(span_table(rows, title=escape(title), show_project=not project))
 
 
 @app.command()
