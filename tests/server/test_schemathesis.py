@@ -37,6 +37,8 @@ def test_schemathesis_finds_no_server_errors(tmp_path: Path) -> None:
             result = subprocess.run(
                 [
                     st,
+                    "--config-file",
+                    str(Path(__file__).with_name("schemathesis.toml")),
                     "run",
                     url + "/openapi.json",
                     "--checks",

@@ -2,10 +2,10 @@
 
 Example::
 
-    from tracejudge.query import compile_filter, resolve
+    from tracejudge.query import resolve
 
     resolve("trace.documents", span, trace)
-    store.list_spans("shop", where=compile_filter('kind == "LLM" and latency_ms > 2000'))
+    store.list_spans("shop", filter='kind == "LLM" and latency_ms > 2000')
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ Example::
     from tracejudge.query.filter import compile_filter
 
     where = compile_filter('kind == "LLM" and latency_ms > 2000 and not has_eval("groundedness")')
-    store.list_spans("shop", where=where)
+    where.sql, where.params  # a WHERE fragment over ``spans`` and its bound values
+    store.list_spans("shop", filter='kind == "LLM"')  # stores compile the string themselves
 
 The expression is parsed with :func:`ast.parse` (so precedence, quoting and chained
 comparisons are Python's) and walked against a whitelist of node types; anything else —
