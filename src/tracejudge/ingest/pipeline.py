@@ -169,14 +169,14 @@ def ingest_file(
     content_type, encoding = _file_type(path)
     body = path.read_bytes()
     if content_type == "application/x-protobuf":
-        spans, evaluations = decode_and_normalize(
+        return ingest_payload(
+            store,
             body,
             content_type=content_type,
             content_encoding=encoding,
             project=project,
             limits=limits,
         )
-        return _write(store, spans, evaluations)
     text = decompress(body, encoding, max_bytes=limits.max_decompressed_bytes)
     try:
         spans, evaluations = decode_and_normalize(
