@@ -18,9 +18,10 @@ import httpx
 import pytest
 import uvicorn
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+from tests.ingest.conftest import kv
 
 from tracejudge.server.app import create_app
 from tracejudge.server.settings import Settings
@@ -93,18 +94,8 @@ def http() -> Iterator[httpx.Client]:
         yield client
 
 
-def _any(value: object) -> AnyValue:
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value)
-    if isinstance(value, float):
-        return AnyValue(double_value=value)
-    return AnyValue(string_value=str(value))
-
-
 def kvs(attrs: dict[str, object]) -> list[KeyValue]:
-    return [KeyValue(key=k, value=_any(v)) for k, v in attrs.items()]
+    return [kv(k, v) for k, v in attrs.items()]
 
 
 def make_span(
