@@ -16,8 +16,13 @@ from typing import Any
 import orjson
 
 __all__ = [
+    "Annotation",
+    "AnnotationAction",
+    "Category",
     "Evaluation",
     "EvaluationSource",
+    "Label",
+    "ReviewQueue",
     "Span",
     "SpanKind",
     "StatusCode",
@@ -285,3 +290,68 @@ class WriteResult:
     duplicates: int = 0
     conflicts: tuple[tuple[str, str], ...] = ()  # (trace_id, span_id) re-sent with other content
     evaluations: int = 0
+
+
+class Label(StrEnum):
+    """A reviewer's verdict on a trace or span."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    DEFER = "defer"  # looked at it, cannot decide yet
+
+
+class AnnotationAction(StrEnum):
+    """Why an annotation record was written, so a key's history reads as it happened."""
+
+    SET = "set"  # the reviewer labelled, wrote a note or changed tags
+    UNDO = "undo"  # restores the state before the previous change
+    ASSIGN = "assign"  # failure modes assigned from the taxonomy page (author may differ)
+
+
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    """One human review record: append-only, the latest per (annotator, trace, span) wins.
+
+    A record holds the whole state (label, note, failure modes), not a delta, so the
+    current state is one row and undo is a new record restoring an older state.
+    """
+
+    id: str
+    project: str
+    trace_id: str
+    span_id: str | None  # None: the label is about the whole trace
+    annotator: str
+    label: str | None  # a Label value, or None (note or tags only / cleared)
+    note: str | None  # open coding: the first upstream failure, in the reviewer's words
+    failure_modes: tuple[str, ...] = ()  # Category ids (axial coding)
+    action: str = AnnotationAction.SET
+    supersedes: str | None = None  # the record whose state an undo of this one restores
+    queue_id: str | None = None
+    author: str | None = None  # who wrote the record when not the annotator (ASSIGN)
+    created_at_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewQueue:
+    """A fixed, ordered list of traces to review, shared by any number of reviewers."""
+
+    id: str
+    project: str
+    name: str
+    source: str  # the span filter it was built from, or "sample"
+    items: tuple[str, ...]  # trace ids, in review order
+    seed: int | None = None  # random seed of a sample, so the draw can be repeated
+    created_by: str | None = None
+    created_at_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    """A failure mode of a project's taxonomy (axial coding)."""
+
+    id: str
+    project: str
+    name: str
+    definition: str
+    created_by: str | None = None
+    created_at_ns: int = 0
