@@ -450,3 +450,8 @@ from tracejudge.server.cli import keys_app, serve_command  # noqa: E402
 
 app.command("serve")(serve_command)
 app.add_typer(keys_app)
+
+# --- eval task commands (owned by tasks; see tracejudge/task_cli.py) ---------------------------
+from tracejudge.task_cli import task_app  # noqa: E402
+
+app.add_typer(task_app)

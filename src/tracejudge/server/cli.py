@@ -66,8 +66,17 @@ def serve_command(
             "(each has its own writer; SQLite serializes their commits)",
         ),
     ] = 1,
+    tasks: Annotated[
+        bool,
+        typer.Option(
+            "--tasks/--no-tasks",
+            help="Run the eval-task worker in the server (--no-tasks: leave it to "
+            "`tracejudge task run`)",
+        ),
+    ] = True,
 ) -> None:
-    """Run the server: OTLP/HTTP at /v1/traces and the REST API at /api/v1.
+    """Run the server: OTLP/HTTP at /v1/traces, the REST API at /api/v1 and, in the
+    background, the eval-task worker.
 
     Refuses a non-loopback --host until at least one API key exists
     (`tracejudge keys create --project P`). Limits are read from TRACEJUDGE_* variables
@@ -80,7 +89,8 @@ def serve_command(
     from tracejudge.store import open_store
 
     with _user_errors():
-        settings = Settings.from_env(host=host, port=port)
+        # --no-tasks wins; without it, TRACEJUDGE_TASK_WORKER (default on) decides.
+        settings = Settings.from_env(host=host, port=port, task_worker=None if tasks else False)
         store = open_store(db)
     keys = SQLiteKeyStore(store.path)  # type: ignore[attr-defined]
     if not is_loopback_host(settings.host) and not keys.has_active():
@@ -105,6 +115,8 @@ def serve_command(
             uvicorn.run(create_app(store, settings, keys=keys), **options)  # type: ignore[arg-type]
         else:
             os.environ[DB_ENV] = str(store.path)  # type: ignore[attr-defined]
+            if not settings.task_worker:
+                os.environ["TRACEJUDGE_TASK_WORKER"] = "false"
             uvicorn.run(APP_FACTORY, factory=True, workers=workers, **options)  # type: ignore[arg-type]
     finally:
         store.close()

@@ -55,6 +55,11 @@ class Settings:
     """How long a request waits for its spans to be committed before answering 503."""
     project_header: str = sc.TJ_PROJECT_HEADER
     """Request header that names the project explicitly (beats the resource attributes)."""
+    task_worker: bool = True
+    """Run the eval-task worker (one background thread scoring active tasks) in the server;
+    ``serve --no-tasks`` turns it off, e.g. when ``tracejudge task run`` does the work."""
+    task_poll_interval_s: float = 0.5
+    """How often the idle task worker looks for new spans (the floor of a continuous task's lag)."""
 
     def __post_init__(self) -> None:
         positive = (
@@ -65,6 +70,7 @@ class Settings:
             "max_inflight_requests",
             "write_batch_spans",
             "write_timeout_s",
+            "task_poll_interval_s",
         )
         for name in positive:
             if getattr(self, name) <= 0:
@@ -90,15 +96,28 @@ class Settings:
             raw = env.get(_ENV_PREFIX + f.name.upper())
             if raw is None:
                 continue
-            kind: type[Any] = type(f.default)  # type: ignore[misc]  # int, float or str
+            kind: type[Any] = type(f.default)  # type: ignore[misc]  # bool, int, float or str
             try:
-                values[f.name] = kind(raw)
+                values[f.name] = _parse_bool(raw) if kind is bool else kind(raw)
             except ValueError:
                 raise ConfigurationError(
                     f"{_ENV_PREFIX}{f.name.upper()}: expected {kind.__name__}, got {raw!r}"
                 ) from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+_BOOLS = {"1": True, "true": True, "yes": True, "on": True}
+_BOOLS.update({"0": False, "false": False, "no": False, "off": False})
+
+
+def _parse_bool(raw: str) -> bool:
+    """``1/true/yes/on`` or ``0/false/no/off`` (any case); ValueError otherwise (``bool("0")``
+    would be True)."""
+    try:
+        return _BOOLS[raw.strip().lower()]
+    except KeyError:
+        raise ValueError(raw) from None
 
 
 def is_loopback_host(host: str) -> bool:
