@@ -23,9 +23,13 @@ from tracejudge.keys import KeyStore
 from tracejudge.server.errors import ApiError, status_for
 from tracejudge.server.ingest_queue import IngestQueue
 from tracejudge.server.routes import evaluations, health, otlp, projects, spans, traces
+from tracejudge.server.routes import tasks as tasks_routes
 from tracejudge.server.settings import Settings
+from tracejudge.server.task_worker import task_worker
+from tracejudge.server.ui import mount_ui
 from tracejudge.store.base import Store
 from tracejudge.store.keys import SQLiteKeyStore
+from tracejudge.store.tasks import SQLiteTaskStore
 
 __all__ = ["API_PREFIX", "DB_ENV", "app_from_env", "create_app"]
 
@@ -39,7 +43,11 @@ _GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 413: 8, 415: 3, 429: 8, 503: 14}
 
 
 def create_app(
-    store: Store, settings: Settings | None = None, *, keys: KeyStore | None = None
+    store: Store,
+    settings: Settings | None = None,
+    *,
+    keys: KeyStore | None = None,
+    tasks: SQLiteTaskStore | None = None,
 ) -> FastAPI:
     """Build the server app over ``store``.
 
@@ -50,17 +58,19 @@ def create_app(
 
     :param keys: where API keys live; defaults to the ``api_keys`` table of the store's
         SQLite file (``store.path``).
-    :raises ConfigurationError: no ``keys`` given and the store has no file path.
+    :param tasks: where eval tasks live; defaults to the store's SQLite file too.
+    :raises ConfigurationError: no ``keys``/``tasks`` given and the store has no file path.
 
     The single writer thread starts here; it is stopped (after committing what is queued)
-    when the app's lifespan ends.
+    when the app's lifespan ends. The eval-task worker (``settings.task_worker``) runs
+    for the lifespan only: started once the app is up, stopped before the writer.
     """
     settings = settings or Settings()
-    if keys is None:
-        path = getattr(store, "path", None)
-        if path is None:
-            raise ConfigurationError("keys: required for a store without a file path")
-        keys = SQLiteKeyStore(path)
+    path = getattr(store, "path", None)
+    if (keys is None or tasks is None) and path is None:
+        raise ConfigurationError("keys, tasks: required for a store without a file path")
+    keys = keys if keys is not None else SQLiteKeyStore(path)
+    tasks = tasks if tasks is not None else SQLiteTaskStore(path)
     queue = IngestQueue(
         store, max_spans=settings.queue_max_spans, write_batch_spans=settings.write_batch_spans
     )
@@ -68,7 +78,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with task_worker(store, tasks, settings):
+            yield
         await run_in_threadpool(queue.close)
 
     app = FastAPI(
@@ -80,17 +91,19 @@ def create_app(
     app.state.store = store
     app.state.settings = settings
     app.state.keys = keys
+    app.state.tasks = tasks
     app.state.queue = queue
     app.state.inflight = 0  # export requests being read/decoded (event loop only)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (projects, traces, spans, evaluations):
+    for module in (projects, traces, spans, evaluations, tasks_routes):
         api.include_router(module.router)
     app.include_router(health.router)
     app.include_router(otlp.router)
     app.include_router(api)
     app.add_exception_handler(TracejudgeError, _handle_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _handle_unexpected)
+    mount_ui(app)  # after the error handlers: UI paths get HTML error pages
     return app
 
 
