@@ -60,7 +60,7 @@ __all__ = [
 
 # Registered on the store's metadata so the "migrated database == schema" check sees them.
 annotation_records = Table(
-    "annotation_records",
+    "annotations",
     metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),  # record order
     Column("id", String(32), nullable=False, unique=True),
