@@ -1,0 +1,696 @@
+"""``TaskRunner``: runs eval tasks in bounded batches from each task's durable cursor.
+
+One batch of one task (:meth:`TaskRunner.run_once`):
+
+1. take the task's lease (so a server worker and ``tracejudge task run`` never work the
+   same task at once) and skip it while it backs off after judge failures;
+2. pick work: retrying outcomes whose next attempt is due, then spans after the cursor
+   (``spans.ingest_seq``) — for a historic task only those stored when it was created
+   and in its time range; for ``target="trace"`` only root spans of traces that had no
+   new span for ``trace_idle_s``;
+3. decide each span: filter (compiled SQL over the batch's range), deterministic sample,
+   ``max_spans``, the rate cap; run the evaluators of admitted spans (code evaluators
+   inline, LLM judges concurrently on asyncio with the task's ``concurrency``);
+4. commit evaluations (``source="task"``, deterministic ids), outcomes, counters and the
+   new cursor in one short transaction guarded by the lease and the old cursor.
+
+Evaluators run outside any transaction, and every read uses connections of this runner's
+thread, so ingestion is never blocked for longer than one small write. A judge failure
+becomes a ``retrying`` outcome with exponential back-off until ``max_attempts``, then
+``failed``; when the judge rate-limits or every judge call of a batch fails, the whole
+task backs off too (exponentially, up to ``max_backoff_s``) instead of burning through
+new spans.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tracejudge.errors import ConfigurationError, PathError
+from tracejudge.evals.base import EvalResult, Evaluator
+from tracejudge.evals.judge import Judge, LLMJudgeEvaluator
+from tracejudge.evals.registry import get_evaluator
+from tracejudge.evals.scoring import (
+    arun_evaluator,
+    evaluation_record,
+    judged,
+    resolve_inputs,
+    run_evaluator,
+)
+from tracejudge.evals.tasks.sampling import in_sample
+from tracejudge.evals.tasks.spec import EvalTask, EvaluatorSpec, JudgeSettings, Outcome, TaskSpec
+from tracejudge.model import Evaluation, EvaluationSource, Span, Trace
+from tracejudge.store.sqlite import SQLiteStore
+from tracejudge.store.tasks import (
+    OutcomeRow,
+    RunnerState,
+    SQLiteTaskStore,
+    task_evaluation_id,
+)
+
+__all__ = ["RunReport", "TaskRunner", "default_judge_factory"]
+
+_log = logging.getLogger(__name__)
+_NS = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    """What one batch (or a run until idle) did.
+
+    ``considered``: spans newly considered; ``outcomes``: outcome value -> rows written;
+    ``evaluations_written``: evaluation records written; ``errors``: evaluations without a
+    verdict (retrying or failed); ``idle``: nothing more to do right now (caught up,
+    waiting for retries or a back-off, or another runner holds the task).
+    """
+
+    considered: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    evaluations_written: int = 0
+    errors: int = 0
+    idle: bool = True
+    busy: bool = False  # another runner holds the task's lease; nothing was done
+    done: bool = False  # a historic task finished (state is now "done")
+
+    def __add__(self, other: RunReport) -> RunReport:
+        return RunReport(
+            considered=self.considered + other.considered,
+            outcomes=dict(Counter(self.outcomes) + Counter(other.outcomes)),
+            evaluations_written=self.evaluations_written + other.evaluations_written,
+            errors=self.errors + other.errors,
+            idle=other.idle,
+            busy=other.busy,
+            done=self.done or other.done,
+        )
+
+
+def default_judge_factory(settings: JudgeSettings) -> Judge:
+    """A :class:`Judge` for a task's settings; the key is read from ``api_key_env``.
+
+    One retry per call: the runner's own retries (with back-off across batches) handle
+    longer outages.
+    """
+    api_key = os.environ.get(settings.api_key_env) if settings.api_key_env else None
+    return Judge(
+        model=settings.model,
+        base_url=settings.base_url,
+        api_key=api_key,
+        timeout_s=settings.timeout_s,
+        concurrency=settings.concurrency,
+        max_retries=1,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Bound:
+    """One evaluator of a task, built and ready."""
+
+    spec: EvaluatorSpec
+    evaluator: Evaluator
+    is_judge: bool
+    needs_trace: bool
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """A task version's built evaluators (cached per (task id, version))."""
+
+    version: int
+    spec: TaskSpec
+    evaluators: tuple[_Bound, ...]
+
+
+@dataclass(slots=True)
+class _Item:
+    """One (span, evaluator) to evaluate in a batch."""
+
+    span: Span
+    bound: _Bound
+    ingest_seq: int
+    attempts_before: int
+    result: EvalResult | None = None
+    latency_ms: float | None = None
+    input_error: str | None = None
+
+
+@dataclass(slots=True)
+class _Bucket:
+    """Token bucket for a task's ``rate_per_s`` (burst: one second's worth)."""
+
+    rate: float
+    tokens: float
+    at: float
+
+    def take(self, n: int, now: float) -> bool:
+        self.tokens = min(max(self.rate, 1.0), self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= n:
+            self.tokens -= n
+            return True
+        return False
+
+    def wait_s(self, n: int) -> float:
+        return max(0.0, (n - self.tokens) / self.rate)
+
+
+def _needs_trace(evaluator: Evaluator, spec: EvaluatorSpec, target: str) -> bool:
+    paths = {**dict(evaluator.inputs), **spec.inputs}.values()
+    return target == "trace" or any(p == "trace" or p.startswith("trace.") for p in paths)
+
+
+class TaskRunner:
+    """Runs eval tasks over a store; see the module docstring for one batch's steps.
+
+    Example::
+
+        runner = TaskRunner(store)
+        runner.run_until_idle(task.id)      # a historic task, in the caller's thread
+        runner.start()                      # every active task, in a daemon thread
+        ...
+        runner.stop()
+
+    Parameters:
+        store: the span store (its file also holds the tasks).
+        tasks: the task store; default ``SQLiteTaskStore(store.path)``.
+        judge_factory: builds the judge of a task's LLM evaluators from its settings.
+        batch_size: most spans (plus due retries) per batch.
+        poll_interval_s: background sleep when every task is idle.
+        lease_s: how long a lease lasts without renewal (a crashed runner's tasks are
+            taken over after this).
+        retry_backoff_s, max_backoff_s: first wait before retrying a failed evaluation
+            (doubling per attempt) and the largest wait, also for task-wide back-off.
+        clock: wall-clock ns (retry times, evaluation timestamps).
+
+    Raises:
+        ConfigurationError: a bad argument.
+
+    Thread-safe: batches of one task are serialized; different tasks may run in parallel.
+    """
+
+    def __init__(
+        self,
+        store: SQLiteStore,
+        *,
+        tasks: SQLiteTaskStore | None = None,
+        judge_factory: Callable[[JudgeSettings], Judge] | None = None,
+        batch_size: int = 256,
+        poll_interval_s: float = 0.5,
+        lease_s: float = 30.0,
+        retry_backoff_s: float = 5.0,
+        max_backoff_s: float = 300.0,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        if type(batch_size) is not int or batch_size < 1:
+            raise ConfigurationError(f"batch_size: expected an int >= 1, got {batch_size!r}")
+        for name, value in (
+            ("poll_interval_s", poll_interval_s),
+            ("lease_s", lease_s),
+            ("max_backoff_s", max_backoff_s),
+        ):
+            if not isinstance(value, int | float) or value <= 0:
+                raise ConfigurationError(f"{name}: expected a positive number, got {value!r}")
+        if not isinstance(retry_backoff_s, int | float) or retry_backoff_s < 0:
+            raise ConfigurationError(f"retry_backoff_s: expected >= 0, got {retry_backoff_s!r}")
+        self.store = store
+        self.tasks = tasks if tasks is not None else SQLiteTaskStore(store.path, clock=clock)
+        self.judge_factory = judge_factory or default_judge_factory
+        self.batch_size = batch_size
+        self.poll_interval_s = float(poll_interval_s)
+        self.lease_s = float(lease_s)
+        self.retry_backoff_s = float(retry_backoff_s)
+        self.max_backoff_s = float(max_backoff_s)
+        self._clock = clock
+        self.owner = f"runner-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self._prepared: dict[str, _Prepared] = {}
+        self._task_locks: dict[str, threading.Lock] = {}
+        self._buckets: dict[str, _Bucket] = {}
+        self._failures: Counter[str] = Counter()  # consecutive all-failed batches per task
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._held: set[str] = set()  # leases the background thread keeps
+        self._lease_until: dict[str, float] = {}  # monotonic time to renew a held lease
+
+    # -- public API ------------------------------------------------------------------------
+    def run_once(self, task_id: str) -> RunReport:
+        """Run one batch of ``task_id`` in the calling thread (idempotent, resumable).
+
+        Raises:
+            NotFound: no such task.
+        """
+        task_id = self.tasks.get(task_id).id
+        with self._task_lock(task_id):
+            if not self.tasks.acquire_lease(task_id, self.owner, self.lease_s):
+                return RunReport(idle=True, busy=True)
+            try:
+                return self._batch(task_id)
+            finally:
+                if task_id not in self._held:
+                    self.tasks.release_lease(task_id, self.owner)
+
+    def run_until_idle(self, task_id: str, *, timeout_s: float | None = None) -> RunReport:
+        """Run batches of ``task_id`` until there is nothing to do now (or ``timeout_s``).
+
+        Waits out the rate cap; does not wait for retries that are not due yet (see
+        :meth:`start` for a runner that keeps going).
+        """
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        total = RunReport()
+        task_id = self.tasks.get(task_id).id
+        with self._task_lock(task_id):
+            if not self.tasks.acquire_lease(task_id, self.owner, self.lease_s):
+                return RunReport(idle=True, busy=True)
+            try:
+                while True:
+                    report = self._batch(task_id)
+                    total = total + report
+                    if report.idle or (deadline is not None and time.monotonic() >= deadline):
+                        return total
+                    self.tasks.acquire_lease(task_id, self.owner, self.lease_s)  # renew
+            finally:
+                if task_id not in self._held:
+                    self.tasks.release_lease(task_id, self.owner)
+
+    def start(self) -> None:
+        """Run every active task, round robin, in a daemon thread until :meth:`stop`.
+
+        The thread never raises: a failing batch is logged and retried on a later pass.
+        """
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._loop, name="tracejudge-task-runner", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop the background thread (after its current batch) and release its leases."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout_s)
+        self._thread = None
+
+    @property
+    def running(self) -> bool:
+        """True while the background thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- background loop -------------------------------------------------------------------
+    def _loop(self) -> None:
+        try:
+            while not self._stop.is_set():
+                busy = False
+                try:
+                    ids = self.tasks.runnable()
+                except Exception:
+                    _log.exception("task runner: cannot list tasks")
+                    ids = []
+                for gone in self._held - set(ids):  # paused, deleted or done elsewhere
+                    self._release(gone)
+                for task_id in ids:
+                    if self._stop.is_set():
+                        break
+                    try:
+                        busy |= self._background_batch(task_id)
+                    except Exception:
+                        _log.exception("task runner: batch of task %s failed", task_id)
+                if not busy:
+                    self._stop.wait(self.poll_interval_s)
+        finally:
+            for task_id in list(self._held):
+                self._release(task_id)
+            self._close_loop()
+
+    def _background_batch(self, task_id: str) -> bool:
+        """One batch if the lease is ours; True when there is more work right away."""
+        with self._task_lock(task_id):
+            now = time.monotonic()
+            if task_id not in self._held or self._lease_until.get(task_id, 0) < now:
+                # Renew at half-life: a poll of an idle task costs no write.
+                if not self.tasks.acquire_lease(task_id, self.owner, self.lease_s):
+                    self._held.discard(task_id)
+                    return False
+                self._held.add(task_id)
+                self._lease_until[task_id] = now + self.lease_s / 2
+            report = self._batch(task_id)
+        return not report.idle
+
+    def _release(self, task_id: str) -> None:
+        self._held.discard(task_id)
+        self._lease_until.pop(task_id, None)
+        try:
+            self.tasks.release_lease(task_id, self.owner)
+        except Exception:
+            _log.exception("task runner: cannot release the lease of task %s", task_id)
+
+    def _task_lock(self, task_id: str) -> threading.Lock:
+        with self._lock:
+            return self._task_locks.setdefault(task_id, threading.Lock())
+
+    # -- one batch -------------------------------------------------------------------------
+    def _prepare(self, task: EvalTask) -> _Prepared:
+        """The task version's evaluators, built once (with one judge for its LLM ones)."""
+        cached = self._prepared.get(task.id)
+        if cached is not None and cached.version == task.version:
+            return cached
+        spec = task.spec
+        judge: Judge | None = None
+        bound: list[_Bound] = []
+        for ev_spec in spec.evaluators:
+            evaluator = get_evaluator(ev_spec.name)
+            is_judge = isinstance(evaluator, LLMJudgeEvaluator)
+            if isinstance(evaluator, LLMJudgeEvaluator):
+                judge = judge or self.judge_factory(spec.judge)
+                evaluator = LLMJudgeEvaluator(evaluator.template, judge)
+            needs_trace = _needs_trace(evaluator, ev_spec, spec.target)
+            bound.append(_Bound(ev_spec, evaluator, is_judge, needs_trace))
+        prepared = _Prepared(task.version, spec, tuple(bound))
+        self._prepared[task.id] = prepared
+        return prepared
+
+    def _batch(self, task_id: str) -> RunReport:
+        """One batch of a task whose lease this runner holds."""
+        state = self.tasks.runner_state(task_id)
+        task = state.task
+        if task.state != "active":
+            return RunReport(idle=True)
+        now = self._clock()
+        if state.backoff_until_ns > now:
+            return RunReport(idle=True)
+        prepared = self._prepare(task)
+        spec = prepared.spec
+        bucket = self._bucket(task_id, spec)
+
+        retry_limit = max(1, self.batch_size // 2)
+        retries = self.tasks.due_retries(task_id, now, retry_limit)
+        items: list[_Item] = []
+        rows: list[OutcomeRow] = []
+        throttled = False
+        retried = 0
+        for retry in retries:
+            if bucket is not None and not bucket.take(1, time.monotonic()):
+                throttled = True
+                break
+            retried += 1
+            span = self._find_span(retry.span_id, retry.trace_id, spec.project)
+            bound = next((b for b in prepared.evaluators if b.spec.name == retry.evaluator), None)
+            if span is None or bound is None:
+                why = "span no longer stored" if span is None else "evaluator removed from task"
+                rows.append(
+                    OutcomeRow(
+                        retry.span_id, retry.trace_id, retry.evaluator, retry.ingest_seq,
+                        Outcome.FAILED, retry.attempts, why,
+                    )
+                )  # fmt: skip
+                continue
+            items.append(_Item(span, bound, retry.ingest_seq, retry.attempts))
+
+        scan = self._scan(state, spec, prepared, bucket, self.batch_size - len(items))
+        throttled |= scan.throttled
+        rows.extend(scan.rows)
+        items.extend(scan.items)
+
+        self._evaluate(items, spec)
+        evaluations, judge = self._settle(task, items, rows, now)
+
+        backoff_until = None
+        judge_items = [i for i in items if i.bound.is_judge]
+        all_failed = bool(judge_items) and all(i.result and i.result.error for i in judge_items)
+        rate_limited = any(
+            i.result and i.result.error and "rate limited" in i.result.error for i in judge_items
+        )
+        if all_failed or rate_limited:
+            self._failures[task_id] += 1
+            wait = self.retry_backoff_s * 2 ** (self._failures[task_id] - 1)
+            backoff_until = now + int(min(wait, self.max_backoff_s) * _NS)
+        elif judge_items:
+            self._failures.pop(task_id, None)
+            backoff_until = 0
+
+        retrying_delta = sum(1 for r in rows if r.outcome == Outcome.RETRYING) - retried
+        done = (
+            spec.mode == "historic"
+            and scan.exhausted
+            and self.tasks.pending_retries(task_id) + retrying_delta <= 0
+        )
+        last_error = next((r.error for r in reversed(rows) if r.error), None)
+        if not rows and scan.cursor == state.cursor and not done and backoff_until is None:
+            return RunReport(idle=not throttled)  # nothing happened: no write at all
+        committed = self.tasks.commit_batch(
+            task_id,
+            self.owner,
+            expected_cursor=state.cursor,
+            new_cursor=scan.cursor,
+            considered=scan.considered,
+            admitted=scan.admitted,
+            outcomes=rows,
+            evaluations=evaluations,
+            judge_prompt_tokens=judge[0],
+            judge_completion_tokens=judge[1],
+            judge_calls=judge[2],
+            last_error=last_error,
+            backoff_until_ns=backoff_until,
+            done=done,
+        )
+        if not committed:  # the lease was lost or another runner moved the cursor
+            return RunReport(idle=True, busy=True)
+        if throttled and bucket is not None:
+            time.sleep(min(bucket.wait_s(1), self.poll_interval_s))
+        more_work = (
+            throttled or (not scan.exhausted and not scan.waiting) or len(retries) >= retry_limit
+        )
+        idle = done or bool(backoff_until) or not more_work
+        return RunReport(
+            considered=scan.considered,
+            outcomes=dict(Counter(str(r.outcome) for r in rows)),
+            evaluations_written=len(evaluations),
+            errors=sum(1 for r in rows if r.error is not None),
+            idle=bool(idle),
+            done=done,
+        )
+
+    def _bucket(self, task_id: str, spec: TaskSpec) -> _Bucket | None:
+        if spec.rate_per_s is None:
+            self._buckets.pop(task_id, None)
+            return None
+        bucket = self._buckets.get(task_id)
+        if bucket is None or bucket.rate != spec.rate_per_s:
+            rate = float(spec.rate_per_s)
+            bucket = self._buckets[task_id] = _Bucket(rate, max(rate, 1.0), time.monotonic())
+        return bucket
+
+    def _find_span(self, span_id: str, trace_id: str, project: str) -> Span | None:
+        span = self.store.span(span_id, project)
+        if span is not None and span.trace_id == trace_id:
+            return span
+        return next((s for s in self.store.trace_spans(trace_id) if s.span_id == span_id), None)
+
+    def _scan(
+        self,
+        state: RunnerState,
+        spec: TaskSpec,
+        prepared: _Prepared,
+        bucket: _Bucket | None,
+        limit: int,
+    ) -> _Scan:
+        """Decide the spans after the cursor: outcome rows and items to evaluate."""
+        scan = _Scan(cursor=state.cursor)
+        if limit <= 0:
+            scan.exhausted = False
+            return scan
+        spans = self.store.list_spans(spec.project, after_seq=state.cursor, limit=limit)
+        if state.high_water_seq is not None:
+            spans = [s for s in spans if (s.ingest_seq or 0) <= state.high_water_seq]
+        scan.exhausted = len(spans) < limit or (
+            state.high_water_seq is not None
+            and bool(spans)
+            and (spans[-1].ingest_seq or 0) >= state.high_water_seq
+        )
+        seqs = [s.ingest_seq or 0 for s in spans]
+        matching = self.tasks.matching(spec.filter, seqs)
+        n_eval = len(prepared.evaluators)
+        admitted_before = state.admitted
+        now = self._clock()
+        for span in spans:
+            seq = span.ingest_seq or 0
+            if not self._in_scope(span, spec):
+                scan.cursor = seq
+                continue
+            if spec.target == "trace":
+                last = self.tasks.trace_last_ingested_ns(span.trace_id) or 0
+                if now - last < spec.trace_idle_s * _NS:
+                    scan.exhausted = False  # come back once the trace is idle
+                    scan.waiting = True
+                    break
+            if seq in matching and in_sample(span.span_id, spec.sample):
+                over = (
+                    spec.max_spans is not None and admitted_before + scan.admitted >= spec.max_spans
+                )
+                if not over:
+                    if bucket is not None and not bucket.take(n_eval, time.monotonic()):
+                        scan.throttled = True
+                        scan.exhausted = False
+                        break
+                    scan.admitted += 1
+                    scan.items.extend(_Item(span, b, seq, 0) for b in prepared.evaluators)
+                    scan.cursor = seq
+                    scan.considered += 1
+                    continue
+                outcome = Outcome.OVER_LIMIT
+            else:
+                outcome = Outcome.FILTERED if seq not in matching else Outcome.SAMPLED_OUT
+            scan.rows.extend(
+                OutcomeRow(span.span_id, span.trace_id, b.spec.name, seq, outcome)
+                for b in prepared.evaluators
+            )
+            scan.cursor = seq
+            scan.considered += 1
+        return scan
+
+    @staticmethod
+    def _in_scope(span: Span, spec: TaskSpec) -> bool:
+        """Whether the span is a unit of the task at all (time range, root for traces)."""
+        if spec.target == "trace" and span.parent_span_id is not None:
+            return False
+        if spec.start_ns is not None and span.start_ns < spec.start_ns:
+            return False
+        return spec.end_ns is None or span.start_ns < spec.end_ns
+
+    # -- evaluation ------------------------------------------------------------------------
+    def _evaluate(self, items: list[_Item], spec: TaskSpec) -> None:
+        """Fill each item's result: resolve inputs, run code evaluators inline and LLM
+        judges concurrently."""
+        traces: dict[str, Trace] = {}
+        pending: list[tuple[_Item, dict[str, Any]]] = []
+        for item in items:
+            trace = None
+            if item.bound.needs_trace:
+                trace = traces.get(item.span.trace_id)
+                if trace is None:
+                    spans = self.store.trace_spans(item.span.trace_id, spec.project)
+                    trace = traces[item.span.trace_id] = Trace(item.span.trace_id, tuple(spans))
+            try:
+                inputs = resolve_inputs(
+                    item.bound.evaluator, item.span, trace, item.bound.spec.inputs
+                )
+            except (PathError, ConfigurationError) as exc:
+                item.input_error = f"input: {exc}"
+                continue
+            if item.bound.is_judge:
+                pending.append((item, inputs))
+            else:
+                item.result, item.latency_ms = run_evaluator(item.bound.evaluator, inputs)
+        if pending:
+            self._event_loop().run_until_complete(self._judge_all(pending, spec.concurrency))
+
+    @staticmethod
+    async def _judge_all(pending: list[tuple[_Item, dict[str, Any]]], concurrency: int) -> None:
+        slots = asyncio.Semaphore(concurrency)
+
+        async def one(item: _Item, inputs: Mapping[str, Any]) -> None:
+            async with slots:
+                with judged(item.span):
+                    item.result, item.latency_ms = await arun_evaluator(
+                        item.bound.evaluator, inputs
+                    )
+
+        await asyncio.gather(*(one(item, inputs) for item, inputs in pending))
+
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        """This thread's event loop, kept so judge connection pools are reused."""
+        loop: asyncio.AbstractEventLoop | None = getattr(self._local, "loop", None)
+        if loop is None or loop.is_closed():
+            loop = self._local.loop = asyncio.new_event_loop()
+        return loop
+
+    def _close_loop(self) -> None:
+        loop: asyncio.AbstractEventLoop | None = getattr(self._local, "loop", None)
+        if loop is not None and not loop.is_closed():
+            loop.close()
+
+    def _settle(
+        self, task: EvalTask, items: list[_Item], rows: list[OutcomeRow], now: int
+    ) -> tuple[list[Evaluation], tuple[int, int, int]]:
+        """Outcome rows and evaluation records for evaluated items; judge usage totals."""
+        spec = task.spec
+        evaluations: list[Evaluation] = []
+        prompt = completion = calls = 0
+        for item in items:
+            span, name = item.span, item.bound.spec.name
+            attempts = item.attempts_before + 1
+            result = item.result
+            if result is not None and result.metadata:
+                meta = result.metadata
+                prompt += int(meta.get("prompt_tokens") or 0)
+                completion += int(meta.get("completion_tokens") or 0)
+                calls += int(meta.get("attempts") or 0)
+            error = item.input_error or (result.error if result is not None else "no result")
+            # Only an actual judge call that failed is worth retrying; a missing input or
+            # a code evaluator's error would fail the same way again.
+            retryable = (
+                item.input_error is None
+                and result is not None
+                and result.error is not None
+                and item.bound.is_judge
+                and result.metadata.get("attempts") is not None
+            )
+            if error is not None and retryable and attempts < spec.max_attempts:
+                wait = min(self.retry_backoff_s * 2 ** (attempts - 1), self.max_backoff_s)
+                rows.append(
+                    OutcomeRow(
+                        span.span_id, span.trace_id, name, item.ingest_seq, Outcome.RETRYING,
+                        attempts, error, now + int(wait * _NS),
+                    )
+                )  # fmt: skip
+                continue
+            record_result = result if result is not None else EvalResult(error=error)
+            if item.input_error is not None:
+                record_result = EvalResult(error=item.input_error)
+            eval_id = task_evaluation_id(task.id, span.trace_id, span.span_id, name)
+            evaluations.append(
+                evaluation_record(
+                    record_result,
+                    span,
+                    item.bound.evaluator,
+                    latency_ms=item.latency_ms,
+                    source=EvaluationSource.TASK,
+                    task_id=task.id,
+                    evaluation_id=eval_id,
+                    created_at_ns=self._clock(),
+                )
+            )
+            outcome = Outcome.FAILED if error is not None else Outcome.SCORED
+            rows.append(
+                OutcomeRow(
+                    span.span_id, span.trace_id, name, item.ingest_seq, outcome, attempts,
+                    error, None, eval_id,
+                )
+            )  # fmt: skip
+        return evaluations, (prompt, completion, calls)
+
+
+@dataclass(slots=True)
+class _Scan:
+    """What a scan of spans after the cursor decided."""
+
+    cursor: int
+    considered: int = 0
+    admitted: int = 0
+    rows: list[OutcomeRow] = field(default_factory=list)
+    items: list[_Item] = field(default_factory=list)
+    exhausted: bool = True  # no more spans after the cursor right now
+    throttled: bool = False  # stopped by the rate cap
+    waiting: bool = False  # stopped at a trace that is not idle yet
