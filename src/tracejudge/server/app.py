@@ -17,12 +17,15 @@ import orjson
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from google.rpc.status_pb2 import Status  # type: ignore[import-untyped]
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from tracejudge.errors import ConfigurationError, TracejudgeError
 from tracejudge.keys import KeyStore
 from tracejudge.server.errors import ApiError, status_for
 from tracejudge.server.ingest_queue import IngestQueue
 from tracejudge.server.routes import evaluations, health, otlp, projects, spans, traces
+from tracejudge.server.routes import review as review_routes
 from tracejudge.server.routes import tasks as tasks_routes
 from tracejudge.server.settings import Settings
 from tracejudge.server.task_worker import task_worker
@@ -96,12 +99,13 @@ def create_app(
     app.state.inflight = 0  # export requests being read/decoded (event loop only)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (projects, traces, spans, evaluations, tasks_routes):
+    for module in (projects, traces, spans, evaluations, tasks_routes, review_routes):
         api.include_router(module.router)
     app.include_router(health.router)
     app.include_router(otlp.router)
     app.include_router(api)
     app.add_exception_handler(TracejudgeError, _handle_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _handle_http)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _handle_unexpected)
     mount_ui(app)  # after the error handlers: UI paths get HTML error pages
     return app
@@ -144,6 +148,23 @@ async def _handle_error(request: Request, exc: TracejudgeError) -> Response:
     elif status >= 500:
         logger.error("%s %s failed", request.method, request.url.path, exc_info=exc)
     return _error_response(request, status, str(exc), headers)
+
+
+async def _handle_http(request: Request, exc: StarletteHTTPException) -> Response:
+    """Starlette's HTTP errors as usual, but a 405 lists in ``Allow`` the methods of every
+    route on the path (Starlette names only the first route's, e.g. POST without GET)."""
+    from fastapi.exception_handlers import http_exception_handler
+
+    if exc.status_code == 405:
+        methods = {
+            method
+            for route in request.app.router.routes
+            if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE
+            for method in route.methods or ()
+        }
+        if methods:
+            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(sorted(methods))}
+    return await http_exception_handler(request, exc)
 
 
 async def _handle_unexpected(request: Request, exc: Exception) -> Response:
