@@ -21,12 +21,14 @@ from tracejudge.errors import ConfigurationError, SpanNotFound, TraceNotFound
 from tracejudge.model import Evaluation, Span, Trace, TraceSummary
 from tracejudge.store import open_store
 from tracejudge.store.base import Store, VerifyReport
+from tracejudge.tasks_client import TaskMethods
 
 __all__ = ["Client"]
 
 
-class Client:
-    """Read access to stored traces, spans and evaluations.
+class Client(TaskMethods):
+    """Read access to stored traces, spans and evaluations, and eval tasks
+    (``create_task``, ``tasks``, ``task``, ``apply_task``: see :mod:`tracejudge.tasks_client`).
 
     Parameters:
         db: None for the default store (``$TRACEJUDGE_HOME/tracejudge.db``), a path or

@@ -82,9 +82,7 @@ def test_paused_task_is_not_run_and_resumes_from_its_cursor(
     store: SQLiteStore, tasks: SQLiteTaskStore
 ) -> None:
     task = tasks.create(
-        TaskSpec(name="p", project="shop", evaluators=(), filter=None).__class__.from_dict(
-            {"name": "p", "project": "shop", "evaluators": ["json_valid"]}
-        )
+        TaskSpec.from_dict({"name": "p", "project": "shop", "evaluators": ["json_valid"]})
     )
     store.write([make_span(n) for n in range(5)])
     runner = TaskRunner(store, tasks=tasks)
