@@ -289,3 +289,40 @@ def test_json_attribute_values_survive_storage(db: Path) -> None:
         (sp,) = store.list_spans("json")
     assert json.loads(sp.attributes["nested"]) == {"a": [1, {"b": None}]}
     assert sp.attributes["xs"] == [1, 2]
+
+
+def _tracer_spans(**start_kwargs: object) -> list:
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("fine"):
+        pass
+    tracer.start_span(**start_kwargs).end()  # type: ignore[arg-type]
+    return list(memory.get_finished_spans())
+
+
+@pytest.mark.parametrize(
+    ("start_kwargs", "message"),
+    [
+        ({"name": 42}, "span name 42 is not a string"),
+        ({"name": "s", "start_time": 1.5}, "start time 1.5 is not an int"),
+    ],
+)
+def test_spans_with_types_otlp_cannot_carry_are_rejected_whole_batch(
+    tmp_path: Path, start_kwargs: dict[str, object], message: str
+) -> None:
+    good, bad = _tracer_spans(**start_kwargs)
+    with pytest.raises(ValueError, match=message):
+        to_raw_span(bad)
+    store = SQLiteStore(tmp_path / "t.db")
+    exporter = EmbeddedSpanExporter("p", store=store)
+    try:
+        assert exporter.export([good, bad]).name == "FAILURE"
+        assert (exporter.failed_batches, exporter.dropped_spans) == (1, 2)
+        assert store.list_spans(limit=10) == []  # nothing of the batch
+        assert exporter.export([good]).name == "SUCCESS"
+        assert [s.name for s in store.list_spans(limit=10)] == ["fine"]
+        assert store.verify().ok
+    finally:
+        store.close()

@@ -15,10 +15,15 @@ from tracejudge.errors import DecodeError, StoreError
 from tracejudge.ingest import parallel, pipeline
 from tracejudge.ingest.normalize import _new_span
 from tracejudge.ingest.parallel import IngestPool, ingest_requests, prepare_payload
-from tracejudge.ingest.pipeline import decode_and_normalize, ingest_file, ingest_payload
+from tracejudge.ingest.pipeline import (
+    decode_and_normalize,
+    ingest_file,
+    ingest_payload,
+    write_normalized,
+)
 from tracejudge.model import Span, compute_content_hash
 from tracejudge.server.ingest_queue import IngestQueue
-from tracejudge.store.prepared import prepare_write
+from tracejudge.store.prepared import prepare_normalized, prepare_write
 from tracejudge.store.sqlite import SQLiteStore
 
 PB = "application/x-protobuf"
@@ -188,5 +193,53 @@ def test_fast_span_constructor_builds_the_same_frozen_span() -> None:
     assert built == Span(*values)
     with pytest.raises(dataclasses.FrozenInstanceError):
         built.name = "x"  # type: ignore[misc]
-    with pytest.raises(ValueError):
+    assert type(built) is Span
+    assert pickle.loads(pickle.dumps(built)) == built
+    with pytest.raises(TypeError):
         _new_span(*values[:-1])  # every field, always
+
+
+def test_prepare_normalized_gives_the_rows_of_the_checked_path() -> None:
+    spans, evaluations = decode_and_normalize(_bodies(1)[0], content_type=PB)
+    assert prepare_normalized(spans, evaluations) == prepare_write(spans, evaluations)
+
+
+def test_prepare_normalized_still_rejects_unserializable_json_and_bad_evaluations() -> None:
+    spans, _ = decode_and_normalize(_bodies(1)[0], content_type=PB)
+    bad = dataclasses.replace(spans[1], attributes={"x": object()})
+    with pytest.raises(StoreError, match=r"^spans\[1\] .*attributes is not JSON-serializable"):
+        prepare_normalized([spans[0], bad])
+    with pytest.raises(StoreError, match=r"^evaluations\[0\]"):
+        prepare_normalized(spans, ["not an evaluation"])  # type: ignore[list-item]
+
+
+def test_store_write_still_checks_what_prepare_normalized_trusts(tmp_path: Path) -> None:
+    spans, _ = decode_and_normalize(_bodies(1)[0], content_type=PB)
+    store = _store(tmp_path, "checked")
+    try:
+        with pytest.raises(StoreError, match=r"start_ns must be an int"):
+            store.write([dataclasses.replace(spans[0], start_ns=1.5)])
+        assert _stored(store) == []
+    finally:
+        store.close()
+
+
+def test_write_normalized_uses_plain_write_on_stores_without_prepared_rows(
+    tmp_path: Path,
+) -> None:
+    spans, evaluations = decode_and_normalize(_bodies(1)[0], content_type=PB)
+    store = _store(tmp_path, "plain")
+    calls: list[int] = []
+
+    class PlainStore:
+        def write(self, s: list[Span], e: list[object]) -> object:
+            calls.append(len(s))
+            return store.write(s, e)  # type: ignore[arg-type]
+
+    try:
+        assert write_normalized(PlainStore(), spans, evaluations).inserted == 6  # type: ignore[arg-type]
+        assert calls == [6]
+        assert write_normalized(store, spans, evaluations).duplicates == 6
+        assert store.verify().ok
+    finally:
+        store.close()

@@ -40,12 +40,30 @@ def attributes_dict(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
     }
 
 
+_TRACE_ID_END = 1 << 128
+_SPAN_ID_END = 1 << 64
+
+
 def _hex_trace(ctx: SpanContext) -> str:
-    return f"{ctx.trace_id:032x}"
+    value = ctx.trace_id
+    if type(value) is not int or not 0 <= value < _TRACE_ID_END:
+        raise ValueError(f"trace id {value!r} is not a 128-bit unsigned int")
+    return f"{value:032x}"
 
 
 def _hex_span(ctx: SpanContext) -> str:
-    return f"{ctx.span_id:016x}"
+    value = ctx.span_id
+    if type(value) is not int or not 0 <= value < _SPAN_ID_END:
+        raise ValueError(f"span id {value!r} is not a 64-bit unsigned int")
+    return f"{value:016x}"
+
+
+def _time_ns(value: Any, what: str) -> int:
+    if value is None:
+        return 0
+    if type(value) is not int:
+        raise ValueError(f"{what} {value!r} is not an int of nanoseconds")
+    return value
 
 
 def _scope(span: ReadableSpan) -> dict[str, Any]:
@@ -60,10 +78,17 @@ def _scope(span: ReadableSpan) -> dict[str, Any]:
 
 
 def to_raw_span(span: ReadableSpan) -> RawSpan:
-    """Convert one finished SDK span; raises only on a span without a context."""
+    """Convert one finished SDK span.
+
+    Raises ValueError for a span without a context, or whose name, ids or times have
+    types OTLP could not carry either (the SDK does not check what apps pass it): the
+    result keeps :class:`RawSpan`'s promises, which the ingest write path relies on.
+    """
     ctx = span.context
     if ctx is None:
         raise ValueError(f"span {span.name!r} has no span context")
+    if type(span.name) is not str:
+        raise ValueError(f"span name {span.name!r} is not a string")
     parent = span.parent
     status = span.status
     return RawSpan(
@@ -74,8 +99,8 @@ def to_raw_span(span: ReadableSpan) -> RawSpan:
         otel_kind=span.kind.name,
         status_code=status.status_code.name,
         status_message=status.description or None,
-        start_ns=span.start_time or 0,
-        end_ns=span.end_time or 0,
+        start_ns=_time_ns(span.start_time, "start time"),
+        end_ns=_time_ns(span.end_time, "end time"),
         attributes=attributes_dict(span.attributes),
         events=[
             {

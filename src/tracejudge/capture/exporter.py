@@ -2,7 +2,8 @@
 
 Runs on the batch processor's worker thread (or the thread calling ``flush``), never on
 the app's thread. Each batch is converted to RawSpans, normalized exactly like spans that
-arrive over OTLP, and written with one ``store.write`` (one transaction). Any failure —
+arrive over OTLP, and written in one transaction (through
+:func:`~tracejudge.ingest.pipeline.write_normalized`, like the OTLP ingest paths). Any failure —
 the database locked beyond its busy timeout, a full disk, a bug — is logged and the batch
 dropped; nothing is raised to the caller.
 """
@@ -20,6 +21,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from tracejudge.capture.convert import to_raw_span
 from tracejudge.ingest.normalize import normalize
+from tracejudge.ingest.pipeline import write_normalized
 from tracejudge.model import Evaluation, Span
 from tracejudge.store.base import Store
 
@@ -57,6 +59,9 @@ class EmbeddedSpanExporter(SpanExporter):
         store_factory: Callable[[str | os.PathLike[str] | None], Store] | None = None,
     ) -> None:
         self.project = project
+        # Records are checked again on write unless the project is a proper name (what
+        # register() enforces): normalize's output is then known to be well-formed.
+        self._checked_write = not (isinstance(project, str) and project)
         self._store = store
         self._owns_store = store is None
         self._db = db
@@ -92,7 +97,11 @@ class EmbeddedSpanExporter(SpanExporter):
                     span, evals = normalize(to_raw_span(readable), self.project)
                     records.append(span)
                     evaluations.extend(evals)
-                self._open().write(records, evaluations)
+                store = self._open()
+                if self._checked_write:
+                    store.write(records, evaluations)
+                else:
+                    write_normalized(store, records, evaluations)
             except Exception as exc:
                 self.failed_batches += 1
                 self.dropped_spans += len(spans)

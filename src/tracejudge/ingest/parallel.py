@@ -31,7 +31,7 @@ from tracejudge.errors import ConfigurationError, DecodeError, StoreError
 from tracejudge.ingest.otlp import DEFAULT_LIMITS, DecodeLimits
 from tracejudge.ingest.pipeline import IngestResult, decode_and_normalize
 from tracejudge.model import WriteResult
-from tracejudge.store.prepared import PreparedWrite, merge_prepared, prepare_write
+from tracejudge.store.prepared import PreparedWrite, merge_prepared, prepare_normalized
 
 __all__ = [
     "IngestPool",
@@ -84,7 +84,7 @@ def prepare_payload(
         limits=limits,
     )
     return PreparedPayload(
-        prepare_write(spans, evaluations),
+        prepare_normalized(spans, evaluations),
         len(spans),
         tuple(sorted({s.project for s in spans})),
     )

@@ -19,6 +19,7 @@ from tracejudge.ingest.project import resolve_project
 from tracejudge.ingest.raw import RawSpan
 from tracejudge.model import Evaluation, Span, WriteResult
 from tracejudge.store.base import Store
+from tracejudge.store.prepared import prepare_normalized
 
 __all__ = [
     "IngestResult",
@@ -26,6 +27,7 @@ __all__ = [
     "ingest_file",
     "ingest_payload",
     "normalize_spans",
+    "write_normalized",
 ]
 
 # JSON Lines files from this size on are decoded on the ingest worker processes.
@@ -99,10 +101,26 @@ def decode_and_normalize(
     return normalize_spans(decode_request(body, content_type, content_encoding, limits), project)
 
 
+def write_normalized(
+    store: Store, spans: Sequence[Span], evaluations: Sequence[Evaluation] = ()
+) -> WriteResult:
+    """``store.write`` for records fresh from :func:`~tracejudge.ingest.normalize.normalize`.
+
+    A store that takes prepared rows (``SQLiteStore``) gets them from
+    :func:`~tracejudge.store.prepared.prepare_normalized`, which skips re-checking what
+    normalization guarantees; any other store validates in ``write`` as usual.
+    """
+    write_prepared = getattr(store, "write_prepared", None)
+    if write_prepared is None:
+        return store.write(spans, evaluations)
+    result: WriteResult = write_prepared(prepare_normalized(spans, evaluations))
+    return result
+
+
 def _write(store: Store, spans: list[Span], evaluations: list[Evaluation]) -> IngestResult:
     if not spans and not evaluations:
         return IngestResult()
-    return IngestResult.from_write(spans, store.write(spans, evaluations))
+    return IngestResult.from_write(spans, write_normalized(store, spans, evaluations))
 
 
 def ingest_payload(

@@ -17,6 +17,9 @@ __all__ = ["RawSpan"]
 class RawSpan:
     """Wire-level span fields; ids already lowercase hex, values already plain JSON types.
 
+    Producers (the OTLP decoders, :func:`tracejudge.capture.convert.to_raw_span`) promise
+    exactly the annotated types below, ids of the right length: the ingest write path
+    (:func:`tracejudge.store.prepared.prepare_normalized`) relies on it.
     Attribute values are str, bool, int, float, or lists/dicts of those (OTLP ``bytes``
     values become base64 strings, ``kvlist`` becomes a dict).
     """
