@@ -94,6 +94,8 @@ def test_bad_definitions_are_rejected_with_the_reason(
     assert r.status_code == 400 and "start" in r.json()["detail"]
     assert post(colour="red").status_code == 422  # unknown field
     assert post(sample=2).status_code == 422
+    r = post(max_spans=2**64)
+    assert r.status_code == 400 and "max_spans" in r.json()["detail"]
     r = http.post(_api(live_server), json={k: v for k, v in LLM_TASK.items() if k != "project"})
     assert r.status_code == 400 and "project" in r.json()["detail"]
     assert http.get(_api(live_server)).json()["count"] == 0  # nothing was stored
@@ -105,12 +107,12 @@ def test_bad_definitions_are_rejected_with_the_reason(
 def test_apply_creates_updates_or_leaves_unchanged(
     live_server: LiveServer, http: httpx.Client
 ) -> None:
-    url = _api(live_server) + "/apply"
-    first = http.post(url, json=LLM_TASK).json()
+    url = _api(live_server)
+    first = http.put(url, json=LLM_TASK).json()
     assert first["result"] == "created"
-    again = http.post(url, json=LLM_TASK).json()
+    again = http.put(url, json=LLM_TASK).json()
     assert again["result"] == "unchanged" and again["task"]["version"] == 1
-    changed = http.post(url, json={**LLM_TASK, "sample": 0.5}).json()
+    changed = http.put(url, json={**LLM_TASK, "sample": 0.5}).json()
     assert changed["result"] == "updated"
     assert changed["task"]["id"] == first["task"]["id"] and changed["task"]["version"] == 2
     assert changed["task"]["spec"]["sample"] == 0.5

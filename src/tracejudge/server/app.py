@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,7 +19,6 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from google.rpc.status_pb2 import Status  # type: ignore[import-untyped]
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match, Route
 
 from tracejudge.errors import ConfigurationError, TracejudgeError
 from tracejudge.keys import KeyStore
@@ -151,20 +151,34 @@ async def _handle_error(request: Request, exc: TracejudgeError) -> Response:
 
 
 async def _handle_http(request: Request, exc: StarletteHTTPException) -> Response:
-    """Starlette's HTTP errors as usual, but a 405 lists in ``Allow`` the methods of every
-    route on the path (Starlette names only the first route's, e.g. POST without GET)."""
+    """Starlette's HTTP errors as usual, but a 405 lists in ``Allow`` every documented
+    method of the path (Starlette names only the first matching route's, e.g. POST
+    without GET)."""
     from fastapi.exception_handlers import http_exception_handler
 
     if exc.status_code == 405:
-        methods = {
-            method
-            for route in request.app.router.routes
-            if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE
-            for method in route.methods or ()
-        }
+        methods = _documented_methods(request.app, request.url.path)
         if methods:
-            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(sorted(methods))}
+            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(methods)}
     return await http_exception_handler(request, exc)
+
+
+def _documented_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods the OpenAPI schema documents for ``path`` (templates matched as regexes)."""
+    table: list[tuple[re.Pattern[str], list[str]]] | None = getattr(app.state, "_methods", None)
+    if table is None:
+        table = [
+            (
+                re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$"),
+                sorted(m.upper() for m in item if m.upper() in _HTTP_METHODS),
+            )
+            for template, item in app.openapi().get("paths", {}).items()
+        ]
+        app.state._methods = table
+    return sorted({m for pattern, methods in table if pattern.match(path) for m in methods})
+
+
+_HTTP_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"})
 
 
 async def _handle_unexpected(request: Request, exc: Exception) -> Response:

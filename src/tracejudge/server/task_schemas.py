@@ -85,15 +85,23 @@ class TaskCreate(BaseModel):
     )
     end: int | str | None = Field(default=None, description="historic range end (exclusive)")
     sample: float | None = Field(default=None, ge=0, le=1)
-    max_spans: int | None = Field(default=None, ge=1, le=_INT64_MAX)
-    rate_per_s: float | None = Field(default=None, gt=0, le=1e9)
+    max_spans: int | None = Field(default=None, ge=1)
+    rate_per_s: float | None = Field(default=None, gt=0)
     concurrency: int | None = Field(default=None, ge=1, le=1024)
     max_attempts: int | None = Field(default=None, ge=1, le=100)
     judge: JudgeIn | None = None
 
     def to_spec_dict(self, project: str) -> dict[str, Any]:
-        """The ``TaskSpec.from_dict`` input: unset fields left out, ``project`` filled in."""
+        """The ``TaskSpec.from_dict`` input: unset fields left out, ``project`` filled in.
+
+        Raises ValueError for an integer outside SQLite's range (not a schema bound: JSON
+        numbers that large cannot be told apart from the bound itself).
+        """
         data = self.model_dump(exclude_none=True)
+        for key in ("max_spans", "start", "end"):
+            value = data.get(key)
+            if isinstance(value, int) and not -_INT64_MAX <= value <= _INT64_MAX:
+                raise ValueError(f"{key}: {value} is out of range (|value| < 2**63)")
         data["project"] = project
         data["evaluators"] = [
             e if isinstance(e, str) else e.model_dump(exclude_defaults=True)

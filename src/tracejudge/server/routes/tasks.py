@@ -1,4 +1,5 @@
-"""``/api/v1/tasks``: eval tasks — create, apply, list, status, run log, pause/resume/delete.
+"""``/api/v1/tasks``: eval tasks — create (POST), apply by project + name (PUT), list,
+status, run log, pause/resume/delete.
 
 Scoped like every route: a project key only ever sees and changes its own project's
 tasks (another project's task id answers 404, naming another project 403). A task is
@@ -66,7 +67,11 @@ def _spec(body: TaskCreate, principal: Principal) -> TaskSpec:
     project = principal.scope(body.project)
     if project is None:
         raise ApiError(400, "project: required (no API key names one)")
-    spec = TaskSpec.from_dict(body.to_spec_dict(project))
+    try:
+        fields = body.to_spec_dict(project)
+    except ValueError as e:
+        raise ApiError(400, str(e)) from None
+    spec = TaskSpec.from_dict(fields)
     spec.validate()
     return spec
 
@@ -81,7 +86,7 @@ def create_task(body: TaskCreate, request: Request, principal: CurrentPrincipal)
     """Store a new task; the server's task worker starts on it right away.
 
     400 for a bad definition, 409 when the project already has a task of that name
-    (``POST /tasks/apply`` updates it instead).
+    (``PUT /tasks`` updates it instead).
     """
     try:
         spec = _spec(body, principal)
@@ -93,7 +98,7 @@ def create_task(body: TaskCreate, request: Request, principal: CurrentPrincipal)
     return task_to_json(tasks.create(spec))
 
 
-@router.post("/apply", response_model=TaskApplyPublic, responses=_BAD_SPEC)
+@router.put("", response_model=TaskApplyPublic, responses=_BAD_SPEC)
 def apply_task(body: TaskCreate, request: Request, principal: CurrentPrincipal) -> Any:
     """Create the task, or update the project's task of that name (a new version) when
     its definition differs; ``result`` says which (``unchanged`` writes nothing)."""
