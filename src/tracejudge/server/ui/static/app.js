@@ -12,7 +12,31 @@
     el.scrollIntoView({ block: "center", behavior: "smooth" });
   }
 
+  // Span tree rows are flat (depth in data-depth): collapsing hides the following rows
+  // that are deeper; expanding shows them again except under a still-collapsed row.
+  function setCollapsed(row, collapsed) {
+    var depth = Number(row.dataset.depth);
+    row.classList.toggle("collapsed", collapsed);
+    var toggle = row.querySelector(".tree-toggle");
+    if (toggle) toggle.setAttribute("aria-expanded", collapsed ? "false" : "true");
+    var hideBelow = collapsed ? depth : Infinity;
+    for (var r = row.nextElementSibling; r && Number(r.dataset.depth) > depth; r = r.nextElementSibling) {
+      var d = Number(r.dataset.depth);
+      if (!collapsed && hideBelow !== Infinity && d <= hideBelow) hideBelow = Infinity;
+      r.classList.toggle("hidden-by-collapse", d > hideBelow || collapsed);
+      if (!collapsed && r.classList.contains("collapsed") && hideBelow === Infinity) hideBelow = d;
+    }
+  }
+
   document.addEventListener("click", function (event) {
+    var toggle = event.target.closest(".tree-row button.tree-toggle");
+    if (toggle) {
+      event.stopPropagation();
+      event.preventDefault();
+      var row = toggle.closest(".tree-row");
+      setCollapsed(row, !row.classList.contains("collapsed"));
+      return;
+    }
     var link = event.target.closest("a[data-flash]");
     if (link) {
       event.preventDefault();
@@ -37,15 +61,18 @@
         p.hidden = p.getAttribute("data-panel") !== tab.getAttribute("data-tab");
       });
     }
-    // Collapse / expand a subtree of the span tree.
-    var toggle = event.target.closest(".tree-toggle");
-    if (toggle) {
-      event.stopPropagation();
-      var li = toggle.closest("li");
-      li.classList.toggle("collapsed");
-      toggle.setAttribute("aria-expanded", li.classList.contains("collapsed") ? "false" : "true");
-    }
   }, true);
+
+  // After a span detail is swapped in (from a row, a tool-call link, back/forward), select
+  // its row in the tree.
+  document.addEventListener("htmx:afterSettle", function () {
+    var article = document.querySelector("#span-detail article[data-span-id]");
+    if (!article) return;
+    var id = article.getAttribute("data-span-id");
+    document.querySelectorAll(".tree-row").forEach(function (r) {
+      r.classList.toggle("selected", r.getAttribute("data-span-id") === id);
+    });
+  });
 
   window.tracejudge = { flashTarget: flashTarget };
 })();
