@@ -102,7 +102,7 @@ class QueueCreate(BaseModel):
     project: str | None = None
     filter: str | None = Field(default=None, description="span filter: traces with a match")
     sample: int | None = Field(default=None, description="draw this many traces at random")
-    seed: int | None = Field(default=None, ge=0, le=2**62)
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
     unlabelled_only: bool = False
     limit: int = 100
 
