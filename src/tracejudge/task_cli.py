@@ -432,15 +432,17 @@ def task_run(
 ) -> None:
     """Run a task here until it has nothing left to do (no server needed), with a
     progress bar; a continuous task stops once it has caught up."""
+    from tracejudge.cli import _fail
     from tracejudge.evals.tasks import TaskRunner
 
     deadline = None if timeout is None else time.monotonic() + timeout
     with _client(db) as client:
         handle = client.task(task, project)
-        if handle.task.state != "active":
-            from tracejudge.cli import _fail
-
-            _fail(f"task {handle.task.spec.name!r} is {handle.task.state}; resume it first")
+        state = handle.task.state
+        if state == "done":
+            _fail(f"task {handle.task.spec.name!r} is done (its historic run finished)")
+        if state != "active":
+            _fail(f"task {handle.task.spec.name!r} is {state}; resume it first")
         runner = TaskRunner(client.store)  # type: ignore[arg-type]
         written = errors = 0
         with _progress() as progress:
@@ -448,14 +450,21 @@ def task_run(
             bar = progress.add_task(status.task.spec.name, total=status.total)
             while True:
                 report = runner.run_once(handle.id)
+                if report.busy:
+                    break
                 written += report.evaluations_written
                 errors += report.errors
                 status = handle.status()
                 progress.update(bar, completed=status.considered, total=status.total)
                 if report.idle or (deadline is not None and time.monotonic() > deadline):
                     break
+    if report.busy:
+        _fail(
+            f"task {handle.task.spec.name!r} is being run by another worker (a `tracejudge "
+            "serve`?); let it, or serve with --no-tasks"
+        )
     console = _console()
-    console.print(f"{written:,} evaluations written, {errors:,} errors")
+    console.print(f"{written:,} evaluations written, {errors:,} without a verdict")
     console.print(status_view(status))
 
 
