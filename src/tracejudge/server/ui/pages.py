@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -18,7 +20,7 @@ router = APIRouter(include_in_schema=False)
 def home(session: UiSessionDep) -> Response:
     """A key-scoped session goes straight to its project's traces."""
     if session.project is not None:
-        return RedirectResponse(f"/projects/{session.project}/traces", status_code=303)
+        return RedirectResponse(f"/projects/{quote(session.project)}/traces", status_code=303)
     return RedirectResponse("/projects", status_code=303)
 
 
