@@ -24,12 +24,14 @@ deterministic (:func:`task_evaluation_id`), so even a replayed batch inserts not
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -50,7 +52,6 @@ from tracejudge.evals.tasks.spec import (
 )
 from tracejudge.model import Evaluation
 from tracejudge.query.filter import compile_filter
-from tracejudge.store.prepared import prepare_write
 from tracejudge.store.schema import EVALUATION_COLUMNS, metadata
 
 __all__ = [
@@ -116,8 +117,9 @@ eval_task_outcomes = Table(
     Column("next_attempt_at_ns", Integer),
     Column("evaluation_id", Text),
     Column("updated_at_ns", Integer, nullable=False),
-    # Leftmost (task_id, span_id): also the index for "outcomes of this span".
-    Unique("task_id", "span_id", "trace_id", "evaluator"),
+    # ingest_seq names the span (spans are write-once) and grows with the cursor, so this
+    # key is appended to, never inserted at random like a span id would be.
+    Unique("task_id", "ingest_seq", "evaluator"),
     Index(
         "ix_eval_task_outcomes_task_id_outcome_next_attempt_at_ns",
         "task_id",
@@ -145,21 +147,32 @@ _UPSERT_OUTCOME = (
     "INSERT INTO eval_task_outcomes (task_id, span_id, trace_id, evaluator, ingest_seq, "
     "outcome, attempts, error, next_attempt_at_ns, evaluation_id, updated_at_ns) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (task_id, span_id, trace_id, evaluator) DO UPDATE SET "
+    "ON CONFLICT (task_id, ingest_seq, evaluator) DO UPDATE SET "
     "outcome = excluded.outcome, attempts = excluded.attempts, error = excluded.error, "
     "next_attempt_at_ns = excluded.next_attempt_at_ns, "
     "evaluation_id = excluded.evaluation_id, updated_at_ns = excluded.updated_at_ns "
     "WHERE eval_task_outcomes.outcome = 'retrying'"
 )
-_TASK_NAMESPACE = uuid.UUID("5d0c1f7e-3a53-4c39-9a8e-7f1b2b0c7a41")
 _TERMINAL_STATES = ("deleted",)
+# ingest_seq of the span(s) with this id: one probe per span bucket (see store/schema.py).
+_SEQS_OF_SPAN = (
+    "WITH RECURSIVE b(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM b "
+    "WHERE n < (SELECT max(span_bucket) FROM spans)) "
+    "SELECT s.ingest_seq FROM b JOIN spans AS s ON s.span_bucket = b.n AND s.span_id = ?"
+)
 
 ApplyResult = Literal["created", "updated", "unchanged"]
 
 
-def task_evaluation_id(task_id: str, trace_id: str, span_id: str, evaluator: str) -> str:
-    """The id of the evaluation a task writes for (span, evaluator): the same on every run."""
-    return str(uuid.uuid5(_TASK_NAMESPACE, f"{task_id}/{trace_id}/{span_id}/{evaluator}"))
+def task_evaluation_id(task_id: str, ingest_seq: int, span_id: str, evaluator: str) -> str:
+    """The id of the evaluation a task writes for (span, evaluator): the same on every run.
+
+    ``<task id>-<ingest_seq, 12 hex>-<hash of span id and evaluator, 12 hex>``: a span's
+    ``ingest_seq`` never changes, and ids of one task sort in cursor order, so inserting
+    them appends to the unique index instead of touching random pages.
+    """
+    digest = hashlib.sha256(f"{span_id}/{evaluator}".encode()).hexdigest()[:12]
+    return f"{task_id}-{ingest_seq:012x}-{digest}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,32 +256,57 @@ class SQLiteTaskStore:
         self.path = os.fspath(path)
         self._timeout_s = busy_timeout_ms / 1000
         self._clock = clock
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit, so every statement sees the latest commit)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(
+                    self.path,
+                    timeout=self._timeout_s,
+                    isolation_level=None,
+                    check_same_thread=False,  # close() may run on another thread
+                )
+            except sqlite3.Error as e:
+                raise StoreError(f"cannot open {self.path}: {e}") from e
+            self._local.conn = conn
+            with self._conns_lock:
+                self._conns.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close the connections this store opened (it reopens them on next use)."""
+        with self._conns_lock:
+            conns, self._conns = self._conns, []
+        self._local = threading.local()
+        for conn in conns:
+            conn.close()
 
     @contextmanager
     def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
-        """A short-lived connection; a write one holds ``BEGIN IMMEDIATE`` and commits on
-        success, rolls back on error."""
+        """This thread's connection; a write holds ``BEGIN IMMEDIATE`` and commits on
+        success, rolls back on error (a read transaction is ended either way)."""
+        conn = self._connection()
         try:
-            conn = sqlite3.connect(self.path, timeout=self._timeout_s, isolation_level=None)
-        except sqlite3.Error as e:
-            raise StoreError(f"cannot open {self.path}: {e}") from e
-        with closing(conn):
-            try:
-                if write:
-                    conn.execute("BEGIN IMMEDIATE")
-                yield conn
-                if write and conn.in_transaction:
-                    conn.execute("COMMIT")
-            except BaseException as e:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                if isinstance(e, sqlite3.OperationalError) and "no such table" in str(e):
-                    raise ConfigurationError(
-                        f"{self.path} has no eval_tasks table: open it with open_store() first"
-                    ) from e
-                if isinstance(e, sqlite3.Error):
-                    raise StoreError(f"task store: {e}") from e
-                raise
+            if write:
+                conn.execute("BEGIN IMMEDIATE")
+            yield conn
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+        except BaseException as e:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(e, sqlite3.OperationalError) and "no such table" in str(e):
+                raise ConfigurationError(
+                    f"{self.path} has no eval_tasks table: open it with open_store() first"
+                ) from e
+            if isinstance(e, sqlite3.Error):
+                raise StoreError(f"task store: {e}") from e
+            raise
 
     # -- definitions -----------------------------------------------------------------------
     def create(self, spec: TaskSpec) -> EvalTask:
@@ -467,10 +505,12 @@ class SQLiteTaskStore:
             task = self._get(conn, task_id, None)
             sql = f"SELECT {_OUTCOME_COLUMNS} FROM eval_task_outcomes WHERE task_id = ?"
             params: list[Any] = [task.id]
-            for column, value in (("span_id", span_id), ("outcome", outcome)):
-                if value is not None:
-                    sql += f" AND {column} = ?"
-                    params.append(value)
+            if span_id is not None:  # through the span's ingest_seq: the outcome key
+                sql += f" AND ingest_seq IN ({_SEQS_OF_SPAN}) AND span_id = ?"
+                params += [span_id, span_id]
+            if outcome is not None:
+                sql += " AND outcome = ?"
+                params.append(outcome)
             rows = conn.execute(sql + " ORDER BY seq LIMIT ?", [*params, limit]).fetchall()
         return [SpanOutcome(*r) for r in rows]
 
@@ -678,7 +718,8 @@ class SQLiteTaskStore:
         the cursor is still ``expected_cursor``: another runner cannot have recorded these
         spans meanwhile. ``done`` marks a historic task finished.
         """
-        eval_rows = prepare_write([], evaluations).eval_rows if evaluations else []
+        # Built by the runner from evaluation_record(), so the insert rows are taken as is.
+        eval_rows = [tuple(getattr(e, c) for c in _EVAL_INSERT_COLUMNS) for e in evaluations]
         now = self._clock()
         with self._connect(write=True) as conn:
             cur = conn.execute(

@@ -659,7 +659,7 @@ class TaskRunner:
             record_result = result if result is not None else EvalResult(error=error)
             if item.input_error is not None:
                 record_result = EvalResult(error=item.input_error)
-            eval_id = task_evaluation_id(task.id, span.trace_id, span.span_id, name)
+            eval_id = task_evaluation_id(task.id, item.ingest_seq, span.span_id, name)
             evaluations.append(
                 evaluation_record(
                     record_result,

@@ -78,10 +78,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("seq", name="pk_eval_task_outcomes"),
         sa.UniqueConstraint(
             "task_id",
-            "span_id",
-            "trace_id",
+            "ingest_seq",
             "evaluator",
-            name="uq_eval_task_outcomes_task_id_span_id_trace_id_evaluator",
+            name="uq_eval_task_outcomes_task_id_ingest_seq_evaluator",
         ),
     )
     op.create_index(
