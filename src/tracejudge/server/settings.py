@@ -60,6 +60,9 @@ class Settings:
     ``serve --no-tasks`` turns it off, e.g. when ``tracejudge task run`` does the work."""
     task_poll_interval_s: float = 0.5
     """How often the idle task worker looks for new spans (the floor of a continuous task's lag)."""
+    task_lease_s: float = 30.0
+    """A worker's claim on a task lasts this long without renewal (renewed every batch): after
+    a crash (kill -9) its tasks resume, in the restarted server or elsewhere, within this time."""
 
     def __post_init__(self) -> None:
         positive = (
@@ -71,6 +74,7 @@ class Settings:
             "write_batch_spans",
             "write_timeout_s",
             "task_poll_interval_s",
+            "task_lease_s",
         )
         for name in positive:
             if getattr(self, name) <= 0:

@@ -35,7 +35,12 @@ async def task_worker(store: Store, tasks: Any, settings: Settings) -> AsyncIter
         return
     from tracejudge.evals.tasks import TaskRunner
 
-    runner = TaskRunner(store, tasks=tasks, poll_interval_s=settings.task_poll_interval_s)  # type: ignore[arg-type]
+    runner = TaskRunner(
+        store,  # type: ignore[arg-type]  # the server's store is a SQLiteStore
+        tasks=tasks,
+        poll_interval_s=settings.task_poll_interval_s,
+        lease_s=settings.task_lease_s,
+    )
     runner.start()
     try:
         yield runner
