@@ -219,17 +219,16 @@ def _task_from_row(row: Sequence[Any]) -> EvalTask:
     )
 
 
-def _verdict(label: str | None, score: float | None) -> bool | None:
-    """True/False for a pass/fail verdict, None when there is none to count."""
-    if label is not None:
-        lowered = label.strip().lower()
-        if lowered in PASS_LABELS:
-            return True
-        if lowered in FAIL_LABELS:
-            return False
-    if score is not None:
-        return score >= 0.5
-    return None
+def _sql_texts(values: frozenset[str]) -> str:
+    return ", ".join(f"'{v}'" for v in sorted(values))  # constants above: no quotes inside
+
+
+# 1 for a pass, 0 for a fail, NULL for no verdict: a known label decides, else the score.
+_VERDICT_SQL = (
+    f"CASE WHEN lower(trim(e.label)) IN ({_sql_texts(PASS_LABELS)}) THEN 1 "
+    f"WHEN lower(trim(e.label)) IN ({_sql_texts(FAIL_LABELS)}) THEN 0 "
+    "WHEN e.score IS NOT NULL THEN e.score >= 0.5 END"
+)
 
 
 class SQLiteTaskStore:
@@ -273,6 +272,9 @@ class SQLiteTaskStore:
                 )
             except sqlite3.Error as e:
                 raise StoreError(f"cannot open {self.path}: {e}") from e
+            # A batch lost to power failure is simply run again (its cursor goes back with
+            # it, and evaluation ids are deterministic), so no fsync per commit is needed.
+            conn.execute("PRAGMA synchronous = NORMAL")
             self._local.conn = conn
             with self._conns_lock:
                 self._conns.append(conn)
@@ -579,22 +581,19 @@ class SQLiteTaskStore:
     def _evaluator_summaries(
         conn: sqlite3.Connection, task: EvalTask
     ) -> tuple[EvaluatorSummary, ...]:
-        stats = {ev.name: [0, 0, 0, 0] for ev in task.spec.evaluators}  # scored/pass/fail/err
+        """Per evaluator: scored, passed, failed (verdicts, see _VERDICT_SQL) and errors,
+        aggregated by SQLite so a task with millions of outcomes costs one query."""
+        stats = {ev.name: (0, 0, 0, 0) for ev in task.spec.evaluators}
         rows = conn.execute(
-            "SELECT o.evaluator, o.outcome, e.label, e.score FROM eval_task_outcomes AS o "
-            "LEFT JOIN evaluations AS e ON e.id = o.evaluation_id "
-            "WHERE o.task_id = ? AND o.outcome IN ('scored', 'failed')",
+            "SELECT evaluator, sum(outcome = 'scored'), sum(v IS 1), sum(v IS 0), "
+            "sum(outcome = 'failed') FROM ("
+            f"SELECT o.evaluator, o.outcome, {_VERDICT_SQL} AS v FROM eval_task_outcomes AS o "
+            "LEFT JOIN evaluations AS e ON e.id = o.evaluation_id AND o.outcome = 'scored' "
+            "WHERE o.task_id = ? AND o.outcome IN ('scored', 'failed')) GROUP BY evaluator",
             (task.id,),
-        )
-        for name, outcome, label, score in rows:
-            row = stats.setdefault(name, [0, 0, 0, 0])
-            if outcome == Outcome.FAILED:
-                row[3] += 1
-                continue
-            row[0] += 1
-            verdict = _verdict(label, score)
-            if verdict is not None:
-                row[1 if verdict else 2] += 1
+        ).fetchall()
+        for name, scored, passed, failed, errors in rows:
+            stats[name] = (scored, passed, failed, errors)
         return tuple(
             EvaluatorSummary(
                 name=name,

@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracejudge.errors import ConfigurationError, PathError
+from tracejudge.errors import ConfigurationError
 from tracejudge.evals.base import EvalResult, Evaluator
 from tracejudge.evals.judge import Judge, LLMJudgeEvaluator
 from tracejudge.evals.registry import get_evaluator
@@ -61,6 +61,7 @@ __all__ = ["RunReport", "TaskRunner", "default_judge_factory"]
 
 _log = logging.getLogger(__name__)
 _NS = 1_000_000_000
+_JUDGE_WAVES = 4  # judge evaluations per batch: this many times the task's concurrency
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,12 +272,17 @@ class TaskRunner:
             if not self.tasks.acquire_lease(task_id, self.owner, self.lease_s):
                 return RunReport(idle=True, busy=True)
             try:
+                renew_at = time.monotonic() + self.lease_s / 2
                 while True:
                     report = self._batch(task_id)
                     total = total + report
-                    if report.idle or (deadline is not None and time.monotonic() >= deadline):
+                    now = time.monotonic()
+                    if report.idle or (deadline is not None and now >= deadline):
                         return total
-                    self.tasks.acquire_lease(task_id, self.owner, self.lease_s)  # renew
+                    if now >= renew_at:
+                        if not self.tasks.acquire_lease(task_id, self.owner, self.lease_s):
+                            return total + RunReport(idle=True, busy=True)
+                        renew_at = now + self.lease_s / 2
             finally:
                 if task_id not in self._held:
                     self.tasks.release_lease(task_id, self.owner)
@@ -346,6 +352,9 @@ class TaskRunner:
                 self._held.add(task_id)
                 self._lease_until[task_id] = now + self.lease_s / 2
             report = self._batch(task_id)
+            if report.busy:  # the lease was lost (expired and taken): ask for it again
+                self._held.discard(task_id)
+                self._lease_until.pop(task_id, None)
         return not report.idle
 
     def _release(self, task_id: str) -> None:
@@ -418,7 +427,10 @@ class TaskRunner:
                 continue
             items.append(_Item(span, bound, retry.ingest_seq, retry.attempts))
 
-        scan = self._scan(state, spec, prepared, bucket, self.batch_size - len(items))
+        room = None  # judge batches stay a few waves long, so a batch ends well inside the lease
+        if any(b.is_judge for b in prepared.evaluators):
+            room = _JUDGE_WAVES * spec.concurrency - len(items)
+        scan = self._scan(state, spec, prepared, bucket, self.batch_size - len(items), room)
         throttled |= scan.throttled
         rows.extend(scan.rows)
         items.extend(scan.items)
@@ -505,6 +517,7 @@ class TaskRunner:
         prepared: _Prepared,
         bucket: _Bucket | None,
         limit: int,
+        room: int | None = None,
     ) -> _Scan:
         """Decide the spans after the cursor: outcome rows and items to evaluate."""
         scan = _Scan(cursor=state.cursor)
@@ -540,6 +553,9 @@ class TaskRunner:
                     spec.max_spans is not None and admitted_before + scan.admitted >= spec.max_spans
                 )
                 if not over:
+                    if room is not None and len(scan.items) + n_eval > max(room, n_eval):
+                        scan.exhausted = False  # the rest in the next batch
+                        break
                     if bucket is not None and not bucket.take(n_eval, time.monotonic()):
                         scan.throttled = True
                         scan.exhausted = False
@@ -586,7 +602,7 @@ class TaskRunner:
                 inputs = resolve_inputs(
                     item.bound.evaluator, item.span, trace, item.bound.spec.inputs
                 )
-            except (PathError, ConfigurationError) as exc:
+            except Exception as exc:  # PathError, ConfigurationError, or a bug: never raise
                 item.input_error = f"input: {exc}"
                 continue
             if item.bound.is_judge:
