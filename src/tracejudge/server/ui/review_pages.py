@@ -23,7 +23,7 @@ from fastapi import APIRouter, Body, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from tracejudge.errors import ConfigurationError, FilterSyntaxError, NotFound, TraceNotFound
-from tracejudge.model import Annotation, Category, ReviewQueue, Span
+from tracejudge.model import Annotation, Category, ReviewQueue, Span, Trace
 from tracejudge.review.annotations import state_of
 from tracejudge.review.taxonomy import SaturationPoint
 from tracejudge.server.deps import StoreDep, TraceIdPath
@@ -136,7 +136,15 @@ def save_annotation(
         )
     except (ConfigurationError, NotFound) as e:
         return _json_error(e)
-    return JSONResponse({"annotation": annotation_json(record)})
+    return JSONResponse(_saved(review, record))
+
+
+def _saved(review: SQLiteReviewStore, record: Annotation) -> dict[str, Any]:
+    """The answer to a save or undo: the record, and the queue's progress when in one."""
+    out: dict[str, Any] = {"annotation": annotation_json(record)}
+    if record.queue_id is not None:
+        out["progress"] = str(review.progress(record.queue_id, record.project))
+    return out
 
 
 @router.post("/review/undo", dependencies=[CsrfChecked])
@@ -152,7 +160,7 @@ def undo_annotation(
         record = review.undo(project, trace_id, session.user, span_id=body.get("span_id") or None)
     except (ConfigurationError, NotFound) as e:
         return _json_error(e)
-    return JSONResponse({"annotation": annotation_json(record)})
+    return JSONResponse(_saved(review, record))
 
 
 # -- queues ------------------------------------------------------------------------------
@@ -256,10 +264,11 @@ def queue_page(
     wanted = trace.strip().lower()
     matches = [t for t in queue.items if t.startswith(wanted)] if wanted else []
     if len(matches) != 1:
-        problem = "is in this queue" if not matches else "matches several items"
-        message = f"no trace id starting with {trace!r} {problem}"
-        if not matches:
-            message = f"no trace id starting with {trace!r} is in this queue"
+        message = (
+            f"no trace id starting with {trace!r} is in this queue"
+            if not matches
+            else f"{trace!r} starts {len(matches)} trace ids of this queue: type more of it"
+        )
         return _queue_item(request, queue, None, session, store, review, error=message)
     if matches[0] != trace:
         return RedirectResponse(_queue_url(project, queue.id, trace=matches[0]), status_code=303)
@@ -294,8 +303,6 @@ def _queue_item(
         "queue_url": _queue_url(project, queue.id),
     }
     if trace_id is not None:
-        from tracejudge.model import Trace
-
         spans = store.trace_spans(trace_id, project)
         if not spans:
             raise TraceNotFound(f"trace {trace_id} of this queue is not stored")
