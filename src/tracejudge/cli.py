@@ -215,6 +215,11 @@ def demo(
     stats = run.evaluator_stats()
     if stats:
         console.print(_pass_rate_table(stats))
+    if run.tasks:
+        from tracejudge.task_cli import task_outcomes_table
+
+        title = "Eval tasks over the stored traces (outcomes per span and evaluator)"
+        console.print(task_outcomes_table(run.tasks, title=title))
     for ev in [e for e in run.evaluations if e.label == "fail"][:3]:
         why = escape(ev.explanation or "")
         console.print(f"[red]{escape(ev.name)} failed[/] on trace {ev.trace_id}: {why}")
@@ -224,6 +229,8 @@ def demo(
     console.print(f"Traces stored in [bold]{run.db_path}[/]")
     db_arg = "" if db is None else f" --db {shlex.quote(db)}"
     console.print(f"List them with: tracejudge traces --project {run.project}{db_arg}")
+    if run.tasks:
+        console.print(f"Eval tasks: tracejudge task list --project {run.project}{db_arg}")
     if run.failed:
         raise typer.Exit(1)
 

@@ -33,6 +33,7 @@ __all__ = [
     "parse_evaluator_options",
     "status_view",
     "task_app",
+    "task_outcomes_table",
     "tasks_table",
 ]
 
@@ -192,6 +193,32 @@ def outcome_counts_table(status: TaskStatus, *, title: str | None = None) -> Tab
         style = _OUTCOME_STYLE.get(name)
         table.add_column(f"[{style}]{name}[/]" if style else name, justify="right")
     table.add_row(*[f"{status.counts.get(n, 0):,}" for n in names or ["scored"]])
+    return table
+
+
+def task_outcomes_table(statuses: Sequence[TaskStatus], *, title: str) -> Table:
+    """One row per task: its filter, outcome counts and per-evaluator pass rates (what
+    ``tracejudge demo`` prints for its eval tasks)."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("task")
+    table.add_column("filter", overflow="fold")
+    for name in OUTCOME_ORDER:
+        style = _OUTCOME_STYLE.get(name)
+        table.add_column(f"[{style}]{name}[/]" if style else name, justify="right")
+    table.add_column("pass rate", overflow="fold")
+    table.add_column("state")
+    for st in statuses:
+        rates = ", ".join(
+            f"{e.name} {'-' if e.pass_rate is None else f'{e.pass_rate:.0%}'}"
+            for e in st.evaluators
+        )
+        table.add_row(
+            escape(st.task.spec.name),
+            escape(st.task.spec.filter or ""),
+            *[f"{st.counts.get(n, 0):,}" for n in OUTCOME_ORDER],
+            escape(rates),
+            st.task.state,
+        )
     return table
 
 

@@ -6,7 +6,9 @@ capture into the embedded store, asks the questions inside their user sessions, 
 and reads the stored trace summaries back through the public :class:`~tracejudge.client.Client`
 so what it reports is what was durably written, not what it meant to write. The same goes
 for the in-line evaluations the assistant attached to its spans: they are read back from
-the store and summarized as pass rates per evaluator.
+the store and summarized as pass rates per evaluator. Then the demo's eval tasks
+(:mod:`tracejudge.demo.tasks`) score the stored traces the way a server would in
+production, and their run-log figures are returned too.
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ from tracejudge.client import Client
 from tracejudge.demo.assistant import SupportAssistant
 from tracejudge.demo.questions import Question, select_questions
 from tracejudge.demo.responder import demo_responder
+from tracejudge.demo.tasks import run_demo_tasks
 from tracejudge.errors import TracejudgeError
-from tracejudge.model import Evaluation, TraceSummary
+from tracejudge.evals.tasks import TaskStatus
+from tracejudge.model import Evaluation, EvaluationSource, TraceSummary
 from tracejudge.store import resolve_sqlite_path
 from tracejudge.testing.openai_server import OpenAIServer
 
@@ -105,6 +109,7 @@ class DemoRun:
     results: tuple[DemoResult, ...]
     traces: tuple[TraceSummary, ...]  # as stored, in question order
     evaluations: tuple[Evaluation, ...] = ()  # in-line, as stored, on this run's traces
+    tasks: tuple[TaskStatus, ...] = ()  # the demo's eval tasks after this run
 
     @property
     def failed(self) -> bool:
@@ -140,6 +145,7 @@ def run_demo(
     questions: int | None = None,
     project: str = DEMO_PROJECT,
     env: Mapping[str, str] | None = None,
+    tasks: bool = True,
 ) -> DemoRun:
     """Ask the demo questions, store one trace per question, and read the summaries back.
 
@@ -148,6 +154,7 @@ def run_demo(
         questions: how many questions to ask (default all; more than there are cycles).
         project: project name the traces are stored under.
         env: environment to read the endpoint from (default ``os.environ``).
+        tasks: also apply and run the demo's eval tasks (:mod:`tracejudge.demo.tasks`).
 
     Side effects: for the duration of the run, registers tracejudge capture (with
     ``auto_instrument=True``; shut down again at the end) and, with no endpoint
@@ -177,13 +184,23 @@ def run_demo(
         if not flush(timeout_s=_FLUSH_TIMEOUT_S):
             raise DemoError(f"timed out after {_FLUSH_TIMEOUT_S:.0f}s writing traces to {db_path}")
         traces = _stored_summaries(client, project, [r.trace_id for r in results])
-        evaluations = tuple(e for t in traces for e in client.evaluations(trace_id=t.trace_id))
+        evaluations = tuple(
+            e
+            for t in traces
+            for e in client.evaluations(trace_id=t.trace_id)
+            if e.source == EvaluationSource.INLINE
+        )
+        task_statuses: tuple[TaskStatus, ...] = ()
+        if tasks and len(traces) == len(results):
+            # Capture off first: the tasks' judge calls are not part of the app's traces.
+            shutdown()
+            task_statuses = run_demo_tasks(client.store, project, endpoint)  # type: ignore[arg-type]
     if len(traces) < len(results):
         raise DemoError(
             f"only {len(traces)} of {len(results)} traces reached the store at {db_path}; "
             "the capture log above says why"
         )
-    return DemoRun(db_path, project, endpoint, results, traces, evaluations)
+    return DemoRun(db_path, project, endpoint, results, traces, evaluations, task_statuses)
 
 
 def _openai_client(endpoint: Endpoint) -> OpenAI:
