@@ -129,3 +129,17 @@ def test_pick_next_prefers_the_item_already_held() -> None:
     assert pick_next(["a", "b", "c"], {"b"}, claims, "ana", 50) == ("c", True)
     assert pick_next(["a", "b", "c"], {"b"}, claims, "ana", 150) == ("a", True)
     assert pick_next(["a"], {"a"}, {}, "ana", 0) == (None, False)
+
+
+def test_judge_traces_stay_out_unless_asked_for(review: SQLiteReviewStore, db_path: Path) -> None:
+    from store._factory import make_span
+    from tracejudge.store.sqlite import SQLiteStore
+
+    with SQLiteStore(db_path) as store:
+        store.write([make_span(50, 500, start_ms=50_000, kind="EVALUATOR")])
+    newest = review.create_queue("shop", "all", filter='name != ""', limit=1)
+    assert newest.items == (tid(12),)
+    with_judges = review.create_queue(
+        "shop", "all", filter='name != ""', limit=1, include_judge_traces=True
+    )
+    assert with_judges.items == (tid(50),)

@@ -65,3 +65,4 @@ def test_store_saturation_reaches_a_plateau(review: SQLiteReviewStore) -> None:
         (12, 3, 0),
     ]
     assert tax.saturated
+    assert review.taxonomy("shop").step == 2  # default: about ten points (12 reviewed)

@@ -48,6 +48,7 @@ class Taxonomy:
     uncategorized: int  # reviewed traces with a "fail" label and no category
     notes: tuple[Annotation, ...]  # current annotations with a note, newest first
     saturation: tuple[SaturationPoint, ...]
+    step: int = 10  # reviewed traces per saturation point
 
     @property
     def saturated(self) -> bool:
@@ -74,12 +75,13 @@ def saturation(per_trace: Sequence[frozenset[str]], step: int) -> list[Saturatio
 
 
 def build_taxonomy(
-    categories: Sequence[Category], current: Sequence[Annotation], *, step: int = 10
+    categories: Sequence[Category], current: Sequence[Annotation], *, step: int | None = None
 ) -> Taxonomy:
     """The taxonomy figures from a project's categories and current annotations.
 
     ``current`` must be in record order (oldest first): the order traces were first
-    reviewed is taken from it.
+    reviewed is taken from it. ``step`` (traces per saturation point) defaults to a tenth
+    of the reviewed traces, so the trend has about ten points at any size.
     """
     order: list[str] = []
     labelled: set[str] = set()
@@ -92,6 +94,8 @@ def build_taxonomy(
         modes.setdefault(a.trace_id, set()).update(a.failure_modes)
         if a.label == "fail":
             failed.add(a.trace_id)
+    if step is None:
+        step = max(1, -(-len(order) // 10))
     known = {c.id for c in categories}
     per_trace = [frozenset(modes.get(t, set()) & known) for t in order]
     reviewed = len(order)
@@ -105,5 +109,5 @@ def build_taxonomy(
     )
     notes = tuple(sorted((a for a in current if a.note), key=lambda a: -a.created_at_ns))
     return Taxonomy(
-        reviewed, tuple(counts), uncategorized, notes, tuple(saturation(per_trace, step))
+        reviewed, tuple(counts), uncategorized, notes, tuple(saturation(per_trace, step)), step
     )

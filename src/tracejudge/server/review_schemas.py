@@ -104,6 +104,9 @@ class QueueCreate(BaseModel):
     sample: int | None = Field(default=None, description="draw this many traces at random")
     seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
     unlabelled_only: bool = False
+    include_judge_traces: bool = Field(
+        default=False, description="also traces whose root is an EVALUATOR span"
+    )
     limit: int = 100
 
 
@@ -176,6 +179,7 @@ class SaturationPointPublic(BaseModel):
 
 class TaxonomyPublic(BaseModel):
     reviewed: int
+    step: int = Field(description="reviewed traces per saturation point")
     uncategorized: int
     saturated: bool
     counts: list[CategoryCountPublic]
@@ -207,6 +211,7 @@ def queue_json(q: ReviewQueue, progress: QueueProgress) -> dict[str, Any]:
 def taxonomy_json(t: Taxonomy) -> dict[str, Any]:
     return {
         "reviewed": t.reviewed,
+        "step": t.step,
         "uncategorized": t.uncategorized,
         "saturated": t.saturated,
         "counts": [

@@ -502,6 +502,7 @@ class SQLiteReviewStore:
         sample: int | None = None,
         seed: int | None = None,
         unlabelled_only: bool = False,
+        include_judge_traces: bool = False,
         limit: int = 100,
         created_by: str | None = None,
     ) -> ReviewQueue:
@@ -511,7 +512,10 @@ class SQLiteReviewStore:
         newest first (at most ``limit``). ``sample``: draw that many traces at random
         (from the filter's matches when both are given) with ``seed`` (drawn and stored
         when not given, so the draw can be repeated). ``unlabelled_only`` leaves out traces
-        that already carry a trace-level label. One of ``filter`` or ``sample`` is required.
+        that already carry a trace-level label. Traces an LLM judge made while scoring
+        (root span of kind EVALUATOR) are left out unless ``include_judge_traces``: a
+        review queue is for the application's own traces. One of ``filter`` or ``sample``
+        is required.
 
         :raises FilterSyntaxError: a bad filter (with its position).
         :raises ConfigurationError: bad arguments, or no trace qualifies.
@@ -534,6 +538,11 @@ class SQLiteReviewStore:
             seed = random.SystemRandom().randrange(2**31)
         sql = "SELECT trace_id FROM traces AS t WHERE t.project = ?"
         params: list[Any] = [project]
+        if not include_judge_traces:
+            sql += (
+                " AND NOT EXISTS (SELECT 1 FROM spans AS r WHERE r.trace_rowid = t.trace_rowid"
+                " AND r.span_id = t.root_span_id AND r.kind = 'EVALUATOR')"
+            )
         if compiled is not None:
             sql += (
                 " AND EXISTS (SELECT 1 FROM spans WHERE spans.trace_rowid = t.trace_rowid"
@@ -709,8 +718,11 @@ class SQLiteReviewStore:
         rows = conn.execute("SELECT id, name FROM categories WHERE project = ?", (project,))
         return dict(rows.fetchall())
 
-    def taxonomy(self, project: str, *, step: int = 10) -> Taxonomy:
-        """Counts, rates, notes and the saturation trend (see :mod:`tracejudge.review.taxonomy`)."""
-        if isinstance(step, bool) or not isinstance(step, int) or step < 1:
+    def taxonomy(self, project: str, *, step: int | None = None) -> Taxonomy:
+        """Counts, rates, notes and the saturation trend (see :mod:`tracejudge.review.taxonomy`).
+
+        ``step``: reviewed traces per saturation point; None picks about ten points.
+        """
+        if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 1):
             raise ConfigurationError("step: must be a positive whole number")
         return build_taxonomy(self.categories(project), self.current(project), step=step)

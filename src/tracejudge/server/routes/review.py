@@ -182,6 +182,7 @@ def create_queue(
         sample=body.sample,
         seed=body.seed,
         unlabelled_only=body.unlabelled_only,
+        include_judge_traces=body.include_judge_traces,
         limit=body.limit,
         created_by=principal.key.name if principal.key else None,
     )
@@ -241,7 +242,7 @@ def taxonomy(
     review: ReviewStoreDep,
     principal: CurrentPrincipal,
     project: ProjectQuery = None,
-    step: Annotated[int, Query(ge=1, le=10_000)] = 10,
+    step: Annotated[int | None, Query(ge=1, le=10_000, description="default: ~10 points")] = None,
 ) -> dict[str, Any]:
     """Counts and rates per category, the notes, and the saturation trend."""
     return taxonomy_json(review.taxonomy(_project(principal, project), step=step))

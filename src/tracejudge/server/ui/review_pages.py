@@ -207,6 +207,7 @@ def create_queue(
     size: _OptionalText = None,
     seed: _OptionalText = None,
     unlabelled_only: _OptionalText = None,
+    include_judge_traces: _OptionalText = None,
 ) -> Response:
     """Build a queue (filter or sample) and go to its first item; errors re-show the form."""
     project = session.check_project(project)
@@ -217,6 +218,7 @@ def create_queue(
         "size": size or "",
         "seed": seed or "",
         "unlabelled_only": bool(unlabelled_only),
+        "include_judge_traces": bool(include_judge_traces),
     }
     try:
         count = _whole(size, "size") if size else None
@@ -228,6 +230,7 @@ def create_queue(
             limit=count or 100,
             seed=_whole(seed, "seed") if seed else None,
             unlabelled_only=bool(unlabelled_only),
+            include_judge_traces=bool(include_judge_traces),
             created_by=session.user,
         )
     except (ConfigurationError, FilterSyntaxError) as e:
@@ -370,7 +373,7 @@ def _taxonomy_page(
     *,
     error: str | None = None,
     status_code: int = 200,
-    step: int = 10,
+    step: int | None = None,
 ) -> Response:
     taxonomy = review.taxonomy(project, step=step)
     categories: list[Category] = review.categories(project)
@@ -381,7 +384,7 @@ def _taxonomy_page(
         "categories": categories,
         "names": {c.id: c.name for c in categories},
         "chart": saturation_chart(taxonomy.saturation),
-        "step": step,
+        "step": taxonomy.step,
         "error": error,
     }
     return render(request, "review/taxonomy.html", context, status_code=status_code)
@@ -393,7 +396,7 @@ def taxonomy_page(
     project: str,
     session: UiSessionDep,
     review: ReviewStoreDep,
-    step: Annotated[int, Query(ge=1, le=10_000)] = 10,
+    step: Annotated[int | None, Query(ge=1, le=10_000)] = None,
 ) -> Response:
     """Notes, categories, counts and rates, and the saturation trend."""
     return _taxonomy_page(request, session.check_project(project), review, step=step)
