@@ -160,3 +160,38 @@ def test_trace_target_waits_for_an_idle_trace(store: SQLiteStore, tasks: SQLiteT
     (ev,) = [e for e in store.evaluations(trace_id=f"{8:032x}") if e.task_id == task.id]
     assert ev.span_id == make_span(0).span_id and ev.label == "pass"
     assert [o.span_id for o in tasks.outcomes(task.id)] == [make_span(0).span_id]
+
+
+def test_missing_inputs_fail_at_once_without_calling_the_judge(
+    store: SQLiteStore,
+    tasks: SQLiteTaskStore,
+    judge: OpenAIServer,
+    judge_factory: Callable[[JudgeSettings], Judge],
+) -> None:
+    store.write([make_span(n) for n in range(4)])
+    task = tasks.create(
+        TaskSpec.from_dict(
+            {
+                "name": "no-context",
+                "project": "shop",
+                "mode": "historic",
+                "evaluators": [
+                    "qa_correctness",  # reads a "reference" these spans do not have
+                    {"name": "toxicity", "map": {"output": "attributes.no.such.key"}},
+                ],
+            }
+        )
+    )
+    report = TaskRunner(store, tasks=tasks, judge_factory=judge_factory).run_until_idle(task.id)
+    assert report.outcomes == {"failed": 8} and report.done
+    assert judge.requests == []
+    by_evaluator = {o.evaluator: o for o in tasks.outcomes(task.id, span_id=make_span(0).span_id)}
+    assert "reference" in (by_evaluator["qa_correctness"].error or "")
+    assert (by_evaluator["toxicity"].error or "").startswith("input: path")
+    assert all(o.attempts == 1 for o in by_evaluator.values())
+    status = tasks.status(task.id)
+    assert [(e.name, e.errors) for e in status.evaluators] == [
+        ("qa_correctness", 4),
+        ("toxicity", 4),
+    ]
+    assert status.judge_calls == 0 and status.task.state == "done"

@@ -142,6 +142,21 @@ class _Item:
     latency_ms: float | None = None
     input_error: str | None = None
 
+    @property
+    def judge_called(self) -> bool:
+        """A judge call was attempted (not a missing input or a code evaluator)."""
+        result = self.result
+        return (
+            self.bound.is_judge
+            and result is not None
+            and result.metadata.get("attempts") is not None
+        )
+
+    @property
+    def judge_error(self) -> str | None:
+        """Why the judge call failed; None if it gave a verdict or was not called."""
+        return self.result.error if self.judge_called and self.result is not None else None
+
 
 @dataclass(slots=True)
 class _Bucket:
@@ -439,11 +454,9 @@ class TaskRunner:
         evaluations, judge = self._settle(task, items, rows, now)
 
         backoff_until = None
-        judge_items = [i for i in items if i.bound.is_judge]
-        all_failed = bool(judge_items) and all(i.result and i.result.error for i in judge_items)
-        rate_limited = any(
-            i.result and i.result.error and "rate limited" in i.result.error for i in judge_items
-        )
+        judge_items = [i for i in items if i.judge_called]
+        all_failed = bool(judge_items) and all(i.judge_error for i in judge_items)
+        rate_limited = any("rate limited" in (i.judge_error or "") for i in judge_items)
         if all_failed or rate_limited:
             self._failures[task_id] += 1
             wait = self.retry_backoff_s * 2 ** (self._failures[task_id] - 1)
@@ -656,13 +669,7 @@ class TaskRunner:
             error = item.input_error or (result.error if result is not None else "no result")
             # Only an actual judge call that failed is worth retrying; a missing input or
             # a code evaluator's error would fail the same way again.
-            retryable = (
-                item.input_error is None
-                and result is not None
-                and result.error is not None
-                and item.bound.is_judge
-                and result.metadata.get("attempts") is not None
-            )
+            retryable = item.input_error is None and item.judge_error is not None
             if error is not None and retryable and attempts < spec.max_attempts:
                 wait = min(self.retry_backoff_s * 2 ** (attempts - 1), self.max_backoff_s)
                 rows.append(
