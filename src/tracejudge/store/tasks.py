@@ -24,6 +24,7 @@ deterministic (:func:`task_evaluation_id`), so even a replayed batch inserts not
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import os
 import sqlite3
@@ -256,7 +257,7 @@ class SQLiteTaskStore:
         self._timeout_s = busy_timeout_ms / 1000
         self._clock = clock
         self._local = threading.local()
-        self._conns: list[sqlite3.Connection] = []
+        self._conns: builtins.list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
 
     def _connection(self) -> sqlite3.Connection:
@@ -367,7 +368,7 @@ class SQLiteTaskStore:
 
     def _get(self, conn: sqlite3.Connection, id_or_name: str, project: str | None) -> EvalTask:
         sql = f"SELECT {_TASK_COLUMNS} FROM eval_tasks WHERE id = ?"
-        params: list[Any] = [id_or_name]
+        params: builtins.list[Any] = [id_or_name]
         if project is not None:
             sql += " AND project = ?"
             params.append(project)
@@ -390,10 +391,12 @@ class SQLiteTaskStore:
             raise NotFound(f"no eval task with id or name {id_or_name!r}{where}")
         return _task_from_row(rows[0][:-1])
 
-    def list(self, project: str | None = None, *, include_deleted: bool = False) -> list[EvalTask]:
+    def list(
+        self, project: str | None = None, *, include_deleted: bool = False
+    ) -> builtins.list[EvalTask]:
         """Tasks, oldest first (deleted ones only with ``include_deleted``)."""
         sql = f"SELECT {_TASK_COLUMNS} FROM eval_tasks WHERE 1"
-        params: list[Any] = []
+        params: builtins.list[Any] = []
         if project is not None:
             sql += " AND project = ?"
             params.append(project)
@@ -449,7 +452,7 @@ class SQLiteTaskStore:
             return current, "unchanged"
         return self.update(current.id, spec), "updated"
 
-    def versions(self, task_id: str) -> list[tuple[int, TaskSpec, int]]:
+    def versions(self, task_id: str) -> builtins.list[tuple[int, TaskSpec, int]]:
         """Every definition the task had: ``(version, spec, created_at_ns)``, oldest first."""
         with self._connect() as conn:
             task = self._get(conn, task_id, None)
@@ -495,7 +498,7 @@ class SQLiteTaskStore:
         span_id: str | None = None,
         outcome: str | None = None,
         limit: int = 100,
-    ) -> list[SpanOutcome]:
+    ) -> builtins.list[SpanOutcome]:
         """Run-log rows of a task, oldest first; optionally of one span / one outcome."""
         if type(limit) is not int or limit < 1:
             raise ConfigurationError(f"limit must be a positive int, got {limit!r}")
@@ -506,7 +509,7 @@ class SQLiteTaskStore:
         with self._connect() as conn:
             task = self._get(conn, task_id, None)
             sql = f"SELECT {_OUTCOME_COLUMNS} FROM eval_task_outcomes WHERE task_id = ?"
-            params: list[Any] = [task.id]
+            params: builtins.list[Any] = [task.id]
             if span_id is not None:  # through the span's ingest_seq: the outcome key
                 sql += f" AND ingest_seq IN ({_SEQS_OF_SPAN}) AND span_id = ?"
                 params += [span_id, span_id]
@@ -566,7 +569,7 @@ class SQLiteTaskStore:
     def _historic_total(conn: sqlite3.Connection, spec: TaskSpec, high_water: int) -> int:
         """Spans of the project in the task's time range stored when it was created."""
         sql = "SELECT count(*) FROM spans WHERE project = ? AND ingest_seq <= ?"
-        params: list[Any] = [spec.project, high_water]
+        params: builtins.list[Any] = [spec.project, high_water]
         if spec.start_ns is not None:
             sql += " AND start_ns >= ?"
             params.append(spec.start_ns)
@@ -640,7 +643,7 @@ class SQLiteTaskStore:
             raise NotFound(f"no eval task with id {task_id!r}")
         return RunnerState(_task_from_row(row[:6]), *row[6:])
 
-    def runnable(self) -> list[str]:
+    def runnable(self) -> builtins.list[str]:
         """Ids of active tasks, oldest first."""
         with self._connect() as conn:
             rows = conn.execute(
@@ -671,7 +674,7 @@ class SQLiteTaskStore:
             ).fetchone()
         return None if row is None else row[0]
 
-    def due_retries(self, task_id: str, now_ns: int, limit: int) -> list[OutcomeRow]:
+    def due_retries(self, task_id: str, now_ns: int, limit: int) -> builtins.list[OutcomeRow]:
         """Retrying outcomes whose next attempt is due, earliest first."""
         with self._connect() as conn:
             rows = conn.execute(
