@@ -72,7 +72,7 @@ def panel_context(
     """What ``review/_panel_body.html`` needs for ``user``'s annotation of one key."""
     current = review.current(project, trace_ids=[trace_id])
     mine = next((a for a in current if a.annotator == user and a.span_id == span_id), None)
-    others = [a for a in current if a.annotator != user and a.span_id is None]
+    others = [a for a in current if a.annotator != user and a.span_id == span_id]
     categories = review.categories(project)
     return {
         "panel_trace_id": trace_id,
