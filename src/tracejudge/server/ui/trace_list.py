@@ -28,6 +28,7 @@ from tracejudge.store.tasks import FAIL_LABELS, PASS_LABELS
 
 __all__ = [
     "MAX_PAGE",
+    "RANK_WINDOW",
     "EvalChip",
     "Sampler",
     "Sort",
@@ -39,6 +40,7 @@ __all__ = [
 ]
 
 MAX_PAGE = 500
+RANK_WINDOW = 10_000
 
 
 class Sort(StrEnum):
@@ -73,8 +75,19 @@ _SORT_SQL = {
 _SAMPLER_SORT = {Sampler.SLOW: Sort.LATENCY, Sampler.LONG: Sort.LENGTH}
 _FAIL_SQL = ", ".join(f"'{label}'" for label in sorted(FAIL_LABELS))
 _SELECT = ", ".join(f"t.{c}" for c in TRACE_COLUMNS)
-# A multiplicative hash of the rowid: a fixed pseudo-random order for one seed.
-_RANDOM_ORDER = "((t.trace_rowid * 2654435761 + ?) % 4294967291)"
+# A hash of the rowid, a fixed pseudo-random order per seed: multiply by a seed-derived
+# factor modulo a prime, then xor-shift (SQLite has no XOR: a ^ b == (a | b) - (a & b))
+# and multiply again so neighbouring rowids do not stay in step.
+_PRIME = 4294967291
+_RANDOM_ORDER = (
+    "(((((t.trace_rowid * ?) % 4294967291) | (((t.trace_rowid * ?) % 4294967291) >> 13))"
+    " - (((t.trace_rowid * ?) % 4294967291) & (((t.trace_rowid * ?) % 4294967291) >> 13)))"
+    " * 2246822519 % 4294967291)"
+)
+
+
+def _seed_factor(seed: int) -> int:
+    return (seed * 2654435761 + 40503) % (_PRIME - 1) + 1  # never 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +103,9 @@ class TraceListQuery:
     limit: int = 50
     after: str | None = None  # cursor: "<sort key>:<trace_rowid>" of the previous page's last
     judges: bool = False  # include the LLM judges' own traces (root span kind EVALUATOR)
+    # Orders other than newest-first (and the random sample) rank the newest ``window``
+    # traces of the project, so their cost is bounded however many are stored; None ranks all.
+    window: int | None = RANK_WINDOW
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +126,7 @@ class TracePage:
     rows: list[TraceSummary]
     verdicts: dict[str, list[EvalChip]] = field(default_factory=dict)  # by trace id
     next_cursor: str | None = None
+    window: int | None = None  # set when the order ranked only the newest this many traces
 
 
 def verdict_of(evaluation: Evaluation) -> str:
@@ -209,21 +226,32 @@ def list_trace_page(store: Store, query: TraceListQuery) -> TracePage:
             " AND a.trace_id = t.trace_id AND a.span_id IS NULL AND a.label IS NOT NULL)"
         )
 
+    sort = _SAMPLER_SORT.get(query.sampler, query.sort)  # type: ignore[arg-type]
+    ranked = query.sampler is Sampler.RANDOM or sort is not Sort.TIME
+    source, source_params = "traces AS t", []
+    if ranked and query.window is not None:
+        # CROSS JOIN keeps SQLite's join order: the window first, then each trace by rowid.
+        source = (
+            "(SELECT trace_rowid FROM traces WHERE project = ?"
+            " ORDER BY start_ns DESC, trace_rowid DESC LIMIT ?) AS w"
+            " CROSS JOIN traces AS t ON t.trace_rowid = w.trace_rowid"
+        )
+        source_params = [query.project, query.window]
     if query.sampler is Sampler.RANDOM:
         order_sql, cursor_sql = _RANDOM_ORDER, None
-        order_params: list[Any] = [query.seed]
+        order_params: list[Any] = [_seed_factor(query.seed)] * 4
     else:
-        key = _SORT_SQL[_SAMPLER_SORT.get(query.sampler, query.sort)]  # type: ignore[arg-type]
+        key = _SORT_SQL[sort]
         order_sql, cursor_sql, order_params = key, key, []
     if query.after is not None and cursor_sql is not None:
         clauses.append(f"({cursor_sql}, t.trace_rowid) < (?, ?)")
         params.extend(_parse_cursor(query.after))
     sql = (
-        f"SELECT {_SELECT}, {order_sql} AS sort_key FROM traces AS t"
+        f"SELECT {_SELECT}, {order_sql} AS sort_key FROM {source}"
         f" WHERE {' AND '.join(clauses)}"
         f" ORDER BY sort_key DESC, t.trace_rowid DESC LIMIT ?"
     )
-    raw = sqlite._query(sql, [*order_params, *params, query.limit + 1])
+    raw = sqlite._query(sql, [*order_params, *source_params, *params, query.limit + 1])
     more = len(raw) > query.limit
     raw = raw[: query.limit]
     rows = [_summary_from_row(r[: len(TRACE_COLUMNS)]) for r in raw]
@@ -233,4 +261,4 @@ def list_trace_page(store: Store, query: TraceListQuery) -> TracePage:
         next_cursor = f"{last[-1]}:{last[0]}"
     # One indexed query per listed trace (at most a page of them).
     verdicts = {r.trace_id: eval_chips(sqlite.evaluations(trace_id=r.trace_id)) for r in rows}
-    return TracePage(rows, verdicts, next_cursor)
+    return TracePage(rows, verdicts, next_cursor, query.window if ranked else None)
