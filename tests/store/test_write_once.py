@@ -102,3 +102,17 @@ def test_large_batch_with_many_traces_and_a_resend(store: SQLiteStore) -> None:
     summaries = store.list_traces("shop", limit=2000)
     assert len(summaries) == 1200
     assert sorted(s.span_count for s in summaries)[-3:] == [1, 2, 2]
+
+
+def test_none_still_binds_as_null_with_the_fast_none_adapter(tmp_path: Path) -> None:
+    assert (type(None), sqlite3.PrepareProtocol) in sqlite3.adapters
+    conn = sqlite3.connect(tmp_path / "n.db")
+    try:
+        conn.execute("CREATE TABLE t (a, b)")
+        conn.executemany("INSERT INTO t VALUES (?, ?)", [(None, 1), (2, None)])
+        assert conn.execute("SELECT typeof(a), typeof(b) FROM t").fetchall() == [
+            ("null", "integer"),
+            ("integer", "null"),
+        ]
+    finally:
+        conn.close()

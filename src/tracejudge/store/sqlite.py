@@ -51,6 +51,24 @@ from tracejudge.store.schema import (
 
 __all__ = ["PREVIEW_CHARS", "SQLiteStore"]
 
+
+def _bind_none_cheaply() -> None:
+    """Make ``sqlite3`` bind ``None`` without a failed adapter lookup per parameter.
+
+    The stdlib module binds None as NULL only after searching for an adapter, and without
+    one registered for ``NoneType`` that search builds and discards an AttributeError for
+    every None parameter: ~0.5 us each, and a span row has ~6 (its optional columns), so
+    ~15% of the writer's CPU. An adapter returning None (``{}.get``, a C call) binds the
+    same NULL without it. Process-wide, but it changes nothing except speed; an adapter
+    someone else registered for NoneType is left alone.
+    """
+    key = (type(None), sqlite3.PrepareProtocol)
+    if key not in sqlite3.adapters:
+        sqlite3.register_adapter(type(None), {}.get)
+
+
+_bind_none_cheaply()
+
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _VERIFY_CHUNK = 2000
 _PAGE_SIZE = 16384
