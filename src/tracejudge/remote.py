@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -24,6 +24,9 @@ from tracejudge.errors import (
 )
 from tracejudge.model import Evaluation, Span, TraceSummary, WriteResult
 from tracejudge.store.base import VerifyReport
+
+if TYPE_CHECKING:
+    from tracejudge.remote_tasks import RemoteTasks
 
 __all__ = [
     "AuthenticationError",
@@ -249,6 +252,12 @@ class RemoteStore:
         raise StoreError(
             "verify() needs the database file; run `tracejudge verify --db ...` on the server"
         )
+
+    def task_store(self) -> RemoteTasks:
+        """Eval tasks on the server (``Client(url=...).create_task`` and friends use it)."""
+        from tracejudge.remote_tasks import RemoteTasks
+
+        return RemoteTasks(self)
 
     def close(self) -> None:
         """Close the HTTP connection pool. Idempotent."""

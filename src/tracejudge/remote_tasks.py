@@ -9,17 +9,24 @@ works against the other.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
+from tracejudge.errors import ConfigurationError, NotFound, StoreError
 from tracejudge.evals.tasks import (
     EvalTask,
     EvaluatorSummary,
     SpanOutcome,
     TaskSpec,
+    TaskState,
     TaskStatus,
 )
 
+if TYPE_CHECKING:
+    from tracejudge.remote import RemoteStore
+
 __all__ = [
+    "RemoteTasks",
     "outcome_from_json",
     "outcome_to_json",
     "spec_to_json",
@@ -171,3 +178,82 @@ def outcome_to_json(outcome: SpanOutcome) -> dict[str, Any]:
 def outcome_from_json(data: dict[str, Any]) -> SpanOutcome:
     """The inverse of :func:`outcome_to_json`."""
     return SpanOutcome(**{name: data[name] for name in _OUTCOME_FIELDS if name in data})
+
+
+class RemoteTasks:
+    """The task store calls over a server's ``/api/v1/tasks`` (``Client(url=...)``'s tasks).
+
+    Same methods, records and errors as :class:`~tracejudge.store.tasks.SQLiteTaskStore`
+    (the ``TaskBackend`` of :mod:`tracejudge.tasks_client`): a bad definition raises
+    :class:`ConfigurationError` (or :class:`~tracejudge.errors.FilterSyntaxError` with its
+    position), an unknown or out-of-scope task :class:`NotFound`. The server's worker runs
+    the tasks; there is no ``run`` here.
+    """
+
+    _ACTIONS = {"paused": ("POST", "pause"), "active": ("POST", "resume")}
+
+    def __init__(self, remote: RemoteStore) -> None:
+        self._remote = remote
+
+    def _path(self, task_id: str, suffix: str = "") -> str:
+        return f"/tasks/{quote(task_id, safe='')}" + (f"/{suffix}" if suffix else "")
+
+    def _found(self, data: Any, task_id: str) -> Any:
+        if data is None:
+            raise NotFound(f"no task {task_id!r} on the server (in the key's project)")
+        return data
+
+    def create(self, spec: TaskSpec) -> EvalTask:
+        spec.validate()  # the same checks, locally first: no request for a bad spec
+        try:
+            data = self._remote._request("POST", "/tasks", json=spec.to_dict(), filter=spec.filter)
+        except StoreError as e:
+            if " HTTP 409: " in str(e):  # the name is taken, as the embedded store says
+                raise ConfigurationError(str(e)) from None
+            raise
+        return task_from_json(self._found(data, spec.name))
+
+    def apply(self, spec: TaskSpec) -> tuple[EvalTask, str]:
+        spec.validate()
+        data = self._remote._request("PUT", "/tasks", json=spec.to_dict(), filter=spec.filter)
+        data = self._found(data, spec.name)
+        return task_from_json(data["task"]), str(data["result"])
+
+    def get(self, id_or_name: str, project: str | None = None) -> EvalTask:
+        return self.status(id_or_name, project).task
+
+    def list(self, project: str | None = None, *, include_deleted: bool = False) -> list[EvalTask]:
+        params = {"project": project, "include_deleted": include_deleted or None}
+        page = self._remote._request("GET", "/tasks", params=params)
+        return [task_from_json(t) for t in page["data"]] if page else []
+
+    def status(self, task_id: str, project: str | None = None) -> TaskStatus:
+        data = self._remote._request("GET", self._path(task_id), params={"project": project})
+        return status_from_json(self._found(data, task_id))
+
+    def outcomes(
+        self,
+        task_id: str,
+        *,
+        span_id: str | None = None,
+        outcome: str | None = None,
+        limit: int = 100,
+    ) -> list[SpanOutcome]:
+        params = {"span_id": span_id, "outcome": outcome, "limit": limit}
+        page = self._remote._request("GET", self._path(task_id, "outcomes"), params=params)
+        return [outcome_from_json(o) for o in self._found(page, task_id)["data"]]
+
+    def set_state(self, task_id: str, state: TaskState) -> EvalTask:
+        if state == "deleted":
+            return self.delete(task_id)
+        if state not in self._ACTIONS:
+            raise ConfigurationError(
+                f"state: a server sets paused, active or deleted, not {state!r}"
+            )
+        method, action = self._ACTIONS[state]
+        data = self._remote._request(method, self._path(task_id, action))
+        return task_from_json(self._found(data, task_id))
+
+    def delete(self, task_id: str) -> EvalTask:
+        data = self._remote._request("DELETE", self._path(task_id))
+        return task_from_json(self._found(data, task_id))
