@@ -19,6 +19,7 @@ from types import TracebackType
 
 from tracejudge.errors import ConfigurationError, SpanNotFound, TraceNotFound
 from tracejudge.model import Evaluation, Span, Trace, TraceSummary
+from tracejudge.review_client import ReviewMethods
 from tracejudge.store import open_store
 from tracejudge.store.base import Store, VerifyReport
 from tracejudge.tasks_client import TaskMethods
@@ -26,9 +27,10 @@ from tracejudge.tasks_client import TaskMethods
 __all__ = ["Client"]
 
 
-class Client(TaskMethods):
+class Client(TaskMethods, ReviewMethods):
     """Read access to stored traces, spans and evaluations, and eval tasks
-    (``create_task``, ``tasks``, ``task``, ``apply_task``: see :mod:`tracejudge.tasks_client`).
+    (``create_task``, ``tasks``, ``task``, ``apply_task``: see :mod:`tracejudge.tasks_client`),
+    and human review (``client.review``: see :mod:`tracejudge.review_client`).
 
     Parameters:
         db: None for the default store (``$TRACEJUDGE_HOME/tracejudge.db``), a path or

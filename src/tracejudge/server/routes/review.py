@@ -11,11 +11,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
 
-from tracejudge.errors import ConfigurationError, TraceNotFound
+from tracejudge.errors import ConfigurationError, FilterSyntaxError, TraceNotFound
+from tracejudge.model import ReviewQueue
 from tracejudge.server.auth import Principal
 from tracejudge.server.deps import CurrentPrincipal, ProjectQuery, TraceIdPath
-from tracejudge.server.errors import ApiError
+from tracejudge.server.errors import ApiError, error_body, status_for
 from tracejudge.server.review_schemas import (
     AnnotationCreate,
     AnnotationPublic,
@@ -170,12 +172,23 @@ def list_annotations(
 
 
 @router.post("/queues", response_model=QueuePublic, status_code=201)
-def create_queue(
-    body: QueueCreate, review: ReviewStoreDep, principal: CurrentPrincipal
-) -> dict[str, Any]:
-    """Build a review queue from a span filter and/or a random sample."""
+def create_queue(body: QueueCreate, review: ReviewStoreDep, principal: CurrentPrincipal) -> Any:
+    """Build a review queue from a span filter and/or a random sample.
+
+    A bad filter answers 400 with its 1-based ``position``, like ``GET /spans``.
+    """
     project = _project(principal, body.project)
-    queue = review.create_queue(
+    try:
+        queue = _build_queue(review, principal, project, body)
+    except FilterSyntaxError as e:
+        return JSONResponse(error_body(e), status_code=status_for(e))
+    return queue_json(queue, review.progress(queue.id))
+
+
+def _build_queue(
+    review: SQLiteReviewStore, principal: Principal, project: str, body: QueueCreate
+) -> ReviewQueue:
+    return review.create_queue(
         project,
         body.name,
         filter=body.filter,
@@ -186,7 +199,6 @@ def create_queue(
         limit=body.limit,
         created_by=principal.key.name if principal.key else None,
     )
-    return queue_json(queue, review.progress(queue.id))
 
 
 @router.get("/queues", response_model=QueuesPublic)
