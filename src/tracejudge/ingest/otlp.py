@@ -229,7 +229,8 @@ def decode_protobuf(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> list[
                 trace_hex = hex_cache.get(tid)
                 if trace_hex is None:
                     trace_hex = hex_cache[tid] = tid.hex()
-                kind, code = sp.kind, sp.status.code
+                kind, status = sp.kind, sp.status
+                code = status.code
                 if not 0 <= kind < 6:
                     raise DecodeError(f"{_pb_loc(ri, si, pi)}.kind: unknown value {kind}")
                 if not 0 <= code < 3:
@@ -247,22 +248,23 @@ def decode_protobuf(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> list[
                     else []
                 )
                 links = _pb_links(sp.links, ri, si, pi) if len(sp.links) else []
+                # Positional, in field order: cheaper than 14 keywords on the hot path.
                 append(
                     RawSpan(
-                        trace_id=trace_hex,
-                        span_id=sid.hex(),
-                        parent_span_id=pid.hex() if pid and pid != _ZERO_SPAN else None,
-                        name=sp.name,
-                        otel_kind=kind_names[kind],
-                        status_code=status_names[code],
-                        status_message=sp.status.message or None,
-                        start_ns=sp.start_time_unix_nano,
-                        end_ns=sp.end_time_unix_nano,
-                        attributes=_pb_attrs(sp.attributes),
-                        events=events,
-                        links=links,
-                        resource=resource,
-                        scope=scope,
+                        trace_hex,
+                        sid.hex(),
+                        pid.hex() if pid and pid != _ZERO_SPAN else None,
+                        sp.name,
+                        kind_names[kind],
+                        status_names[code],
+                        status.message or None,
+                        sp.start_time_unix_nano,
+                        sp.end_time_unix_nano,
+                        _pb_attrs(sp.attributes),
+                        events,
+                        links,
+                        resource,
+                        scope,
                     )
                 )
     return out
