@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Column, Index, Integer, String, Table, Text
@@ -126,6 +126,15 @@ _QUEUE_COLUMNS = tuple(c.name for c in review_queues.columns)
 _CATEGORY_COLUMNS = tuple(c.name for c in categories.columns)
 _MAX_NAME_CHARS = 200
 _MAX_DEFINITION_CHARS = 5_000
+
+
+class _Key(NamedTuple):
+    """What one annotation state belongs to: the latest record per key is current."""
+
+    project: str
+    trace_id: str
+    span_id: str | None
+    annotator: str
 
 
 def _annotation(row: Sequence[Any]) -> Annotation:
@@ -265,18 +274,9 @@ class SQLiteReviewStore:
                 return current
             if current is None and state.empty:
                 raise ConfigurationError("nothing to save: give a label, a note or failure modes")
-            return self._insert(
-                conn,
-                project,
-                trace_id,
-                span_id,
-                annotator,
-                state,
-                AnnotationAction.SET,
-                current.id if current else None,
-                queue_id,
-                None,
-            )
+            key = _Key(project, trace_id, span_id, annotator)
+            supersedes = current.id if current else None
+            return self._insert(conn, key, state, AnnotationAction.SET, supersedes, queue_id)
 
     def undo(
         self, project: str, trace_id: str, annotator: str, *, span_id: str | None = None
@@ -293,18 +293,9 @@ class SQLiteReviewStore:
                 a.id: a for a in self._history_of(conn, project, trace_id, annotator, span_id)
             }
             state, supersedes = undo_target(current, history)
-            return self._insert(
-                conn,
-                project,
-                trace_id,
-                span_id,
-                annotator,
-                state,
-                AnnotationAction.UNDO,
-                supersedes,
-                current.queue_id if current else None,
-                None,
-            )
+            key = _Key(project, trace_id, span_id, annotator)
+            queue_id = current.queue_id if current else None
+            return self._insert(conn, key, state, AnnotationAction.UNDO, supersedes, queue_id)
 
     def assign(
         self,
@@ -343,18 +334,9 @@ class SQLiteReviewStore:
             if modes == current.failure_modes:
                 return current
             state = AnnotationState(current.label, current.note, modes)
-            return self._insert(
-                conn,
-                project,
-                record.trace_id,
-                record.span_id,
-                record.annotator,
-                state,
-                AnnotationAction.ASSIGN,
-                current.id,
-                current.queue_id,
-                author,
-            )
+            key = _Key(project, record.trace_id, record.span_id, record.annotator)
+            action = AnnotationAction.ASSIGN
+            return self._insert(conn, key, state, action, current.id, current.queue_id, author)
 
     def current(
         self,
@@ -455,22 +437,20 @@ class SQLiteReviewStore:
     def _insert(
         self,
         conn: sqlite3.Connection,
-        project: str,
-        trace_id: str,
-        span_id: str | None,
-        annotator: str,
+        key: _Key,
         state: AnnotationState,
         action: str,
         supersedes: str | None,
         queue_id: str | None,
-        author: str | None,
+        author: str | None = None,
     ) -> Annotation:
+        """Append one annotation record (inside the caller's transaction)."""
         record = Annotation(
             id=uuid.uuid4().hex,
-            project=project,
-            trace_id=trace_id,
-            span_id=span_id,
-            annotator=annotator,
+            project=key.project,
+            trace_id=key.trace_id,
+            span_id=key.span_id,
+            annotator=key.annotator,
             label=state.label,
             note=state.note,
             failure_modes=state.failure_modes,
