@@ -97,8 +97,12 @@ def artifacts() -> Path:
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    """Debian's chromium via Playwright (sync API). Fails, never skips, when it is missing."""
+def chromium(demo_run: DemoRun) -> Iterator[Any]:
+    """Debian's chromium via Playwright (sync API). Fails, never skips, when it is missing.
+
+    Depends on ``demo_run`` so the demo is built first: Playwright's sync API keeps an
+    asyncio loop running in this thread, and the demo's eval tasks run their own loop.
+    """
     if not Path(CHROMIUM).exists():
         pytest.fail(
             f"{CHROMIUM} not found: the UI tests need Debian's chromium "

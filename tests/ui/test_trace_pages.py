@@ -105,6 +105,8 @@ def test_open_a_demo_trace_and_read_it(
     assert "customer-support assistant" in system.locator(".md").inner_text()
     assert NO_CONTEXT not in system.locator(".md").inner_text()
 
+    page.screenshot(path=str(artifacts / "trace_page_llm.png"), full_page=False)
+
     # Its tool call, linked to the TOOL span that ran it, which shows the result.
     call = detail.locator(".output .tool-call")
     assert "get_order_status" in call.inner_text()

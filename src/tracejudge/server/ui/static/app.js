@@ -65,9 +65,13 @@
 
   // After a span detail is swapped in (from a row, a tool-call link, back/forward), select
   // its row in the tree.
-  document.addEventListener("htmx:afterSettle", function () {
+  document.addEventListener("htmx:afterSettle", function (event) {
     var article = document.querySelector("#span-detail article[data-span-id]");
     if (!article) return;
+    if (event.target && event.target.id === "span-detail") {
+      var pane = article.closest(".detail-pane");
+      if (pane) pane.scrollTop = 0; // a new span starts at its header
+    }
     var id = article.getAttribute("data-span-id");
     document.querySelectorAll(".tree-row").forEach(function (r) {
       r.classList.toggle("selected", r.getAttribute("data-span-id") === id);
