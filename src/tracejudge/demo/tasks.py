@@ -23,6 +23,7 @@ only lives while the demo runs, so the groundedness task is left paused afterwar
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from tracejudge.evals.judge import Judge
@@ -106,7 +107,10 @@ def run_demo_tasks(
         task, _ = tasks.apply(spec)
         if task.state == "paused":
             task = tasks.set_state(task.id, "active")
-        runner.run_until_idle(task.id, timeout_s=timeout_s)
+        # On a thread of its own: the runner drives the judge with its own asyncio loop,
+        # which cannot run where a loop already runs (Jupyter, Playwright's sync API).
+        with ThreadPoolExecutor(1, thread_name_prefix="tracejudge-demo-task") as pool:
+            pool.submit(runner.run_until_idle, task.id, timeout_s=timeout_s).result()
         if spec.name == GROUNDEDNESS_TASK and endpoint.offline:
             tasks.set_state(task.id, "paused")  # its judge stops with the demo
         statuses.append(tasks.status(task.id))
