@@ -19,7 +19,7 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from tracejudge import capture
 from tracejudge.capture import observe, span, using_session, using_tags
-from tracejudge.capture.convert import to_raw_span
+from tracejudge.capture.convert import to_raw_span, to_raw_spans
 from tracejudge.capture.exporter import EmbeddedSpanExporter
 from tracejudge.ingest.normalize import normalize
 from tracejudge.ingest.otlp import decode_protobuf
@@ -141,6 +141,17 @@ def test_embedded_and_otlp_paths_give_the_same_content_hash() -> None:
     assert child.status_message == "upstream failed"
     assert child.links[0]["attributes"] == {"why": "retry"}
     assert child.events[0]["name"] == "exception"
+
+
+def test_batch_conversion_equals_one_by_one_and_shares_resource_and_scope() -> None:
+    spans = _sample_spans()
+    batch = to_raw_spans(spans)
+    assert batch == [to_raw_span(s) for s in spans]
+    by_name = {raw.name: raw for raw in batch}
+    assert by_name["root"].attributes["list.int"] == [1, 2, 3]  # tuples became lists
+    assert batch[0].resource is batch[1].resource  # one provider: one resource dict
+    assert by_name["root"].scope is by_name["child"].scope
+    assert by_name["root"].scope is not by_name["ok"].scope  # another tracer
 
 
 def test_observe_spans_hash_the_same_on_both_paths(db: Path) -> None:

@@ -8,7 +8,7 @@ names, an empty status message as None, scope as ``{name, version[, attributes]}
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -16,7 +16,9 @@ from opentelemetry.trace import SpanContext
 
 from tracejudge.ingest.raw import RawSpan
 
-__all__ = ["attributes_dict", "to_raw_span"]
+__all__ = ["attributes_dict", "to_raw_span", "to_raw_spans"]
+
+_PLAIN_TYPES = frozenset((str, int, float, bool))
 
 
 def _plain(value: Any) -> Any:
@@ -31,12 +33,23 @@ def _plain(value: Any) -> Any:
 
 
 def attributes_dict(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A plain dict copy of an SDK attribute mapping."""
+    """A plain dict copy of an SDK attribute mapping.
+
+    The SDK hands out its ``BoundedAttributes`` behind a ``mappingproxy``, whose
+    ``items()`` walks the mapping in Python (~0.3 us an attribute); its ``copy()`` is one
+    C-level dict copy. Values are then checked in one pass (also C-level) and only a
+    mapping holding sequences or bytes is converted item by item.
+    """
     if not attributes:
         return {}
+    copy = getattr(attributes, "copy", None)
+    out = copy() if copy is not None else None
+    if type(out) is not dict:
+        out = dict(attributes.items())
+    if _PLAIN_TYPES.issuperset(map(type, out.values())):
+        return out
     return {
-        k: (v if not isinstance(v, tuple | list | bytes) else _plain(v))
-        for k, v in attributes.items()
+        k: (v if not isinstance(v, tuple | list | bytes) else _plain(v)) for k, v in out.items()
     }
 
 
@@ -84,6 +97,35 @@ def to_raw_span(span: ReadableSpan) -> RawSpan:
     types OTLP could not carry either (the SDK does not check what apps pass it): the
     result keeps :class:`RawSpan`'s promises, which the ingest write path relies on.
     """
+    return _convert(span, attributes_dict(span.resource.attributes), _scope(span))
+
+
+def to_raw_spans(spans: Iterable[ReadableSpan]) -> list[RawSpan]:
+    """Convert a batch; spans of one resource (scope) share one ``resource`` (``scope``)
+    dict, as the OTLP decoder gives them, so the store serializes each once a batch.
+
+    Raises ValueError as :func:`to_raw_span` does.
+    """
+    resources: dict[int, tuple[object, dict[str, Any]]] = {}
+    scopes: dict[int, tuple[object, dict[str, Any]]] = {}
+    out: list[RawSpan] = []
+    for span in spans:
+        sdk_resource = span.resource
+        hit = resources.get(id(sdk_resource))
+        if hit is None or hit[0] is not sdk_resource:
+            hit = resources[id(sdk_resource)] = (
+                sdk_resource,
+                attributes_dict(sdk_resource.attributes),
+            )
+        sdk_scope = span.instrumentation_scope
+        scope = scopes.get(id(sdk_scope))
+        if scope is None or scope[0] is not sdk_scope:
+            scope = scopes[id(sdk_scope)] = (sdk_scope, _scope(span))
+        out.append(_convert(span, hit[1], scope[1]))
+    return out
+
+
+def _convert(span: ReadableSpan, resource: dict[str, Any], scope: dict[str, Any]) -> RawSpan:
     ctx = span.context
     if ctx is None:
         raise ValueError(f"span {span.name!r} has no span context")
@@ -92,32 +134,36 @@ def to_raw_span(span: ReadableSpan) -> RawSpan:
     parent = span.parent
     status = span.status
     return RawSpan(
-        trace_id=_hex_trace(ctx),
-        span_id=_hex_span(ctx),
-        parent_span_id=_hex_span(parent) if parent is not None and parent.span_id else None,
-        name=span.name,
-        otel_kind=span.kind.name,
-        status_code=status.status_code.name,
-        status_message=status.description or None,
-        start_ns=_time_ns(span.start_time, "start time"),
-        end_ns=_time_ns(span.end_time, "end time"),
-        attributes=attributes_dict(span.attributes),
-        events=[
+        _hex_trace(ctx),
+        _hex_span(ctx),
+        _hex_span(parent) if parent is not None and parent.span_id else None,
+        span.name,
+        span.kind.name,
+        status.status_code.name,
+        status.description or None,
+        _time_ns(span.start_time, "start time"),
+        _time_ns(span.end_time, "end time"),
+        attributes_dict(span.attributes),
+        [
             {
                 "name": e.name,
                 "time_ns": e.timestamp,
                 "attributes": attributes_dict(e.attributes),
             }
             for e in span.events
-        ],
-        links=[
+        ]
+        if span.events
+        else [],
+        [
             {
                 "trace_id": _hex_trace(link.context),
                 "span_id": _hex_span(link.context),
                 "attributes": attributes_dict(link.attributes),
             }
             for link in span.links
-        ],
-        resource=attributes_dict(span.resource.attributes),
-        scope=_scope(span),
+        ]
+        if span.links
+        else [],
+        resource,
+        scope,
     )

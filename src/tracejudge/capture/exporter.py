@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from tracejudge.capture.convert import to_raw_span
+from tracejudge.capture.convert import to_raw_spans
 from tracejudge.ingest.normalize import normalize
 from tracejudge.ingest.pipeline import write_normalized
 from tracejudge.model import Evaluation, Span
@@ -93,10 +93,11 @@ class EmbeddedSpanExporter(SpanExporter):
             try:
                 records: list[Span] = []
                 evaluations: list[Evaluation] = []
-                for readable in spans:
-                    span, evals = normalize(to_raw_span(readable), self.project)
+                for raw in to_raw_spans(spans):
+                    span, evals = normalize(raw, self.project)
                     records.append(span)
-                    evaluations.extend(evals)
+                    if evals:
+                        evaluations.extend(evals)
                 store = self._open()
                 if self._checked_write:
                     store.write(records, evaluations)
