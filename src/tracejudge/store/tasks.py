@@ -62,6 +62,7 @@ __all__ = [
     "OutcomeRow",
     "RunnerState",
     "SQLiteTaskStore",
+    "ScanRow",
     "eval_task_outcomes",
     "eval_task_versions",
     "eval_tasks",
@@ -189,6 +190,18 @@ class OutcomeRow:
     error: str | None = None
     next_attempt_at_ns: int | None = None
     evaluation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRow:
+    """A span as the runner's scan sees it: enough to decide, without decoding it."""
+
+    ingest_seq: int
+    span_id: str
+    trace_id: str
+    parent_span_id: str | None
+    start_ns: int
+    matched: bool  # matches the task's filter
 
 
 @dataclass(frozen=True, slots=True)
@@ -651,18 +664,32 @@ class SQLiteTaskStore:
             ).fetchall()
         return [r[0] for r in rows]
 
-    def matching(self, filter: str | None, seqs: Sequence[int]) -> set[int]:
-        """Which of ``seqs`` (span ingest_seqs) match ``filter`` (all of them for None)."""
-        if filter is None or not seqs:
-            return set(seqs)
-        where = compile_filter(filter)
+    def scan(
+        self,
+        project: str,
+        after_seq: int,
+        limit: int,
+        *,
+        filter: str | None = None,
+        max_seq: int | None = None,
+    ) -> builtins.list[ScanRow]:
+        """The next ``limit`` spans of ``project`` after ``after_seq`` (up to ``max_seq``),
+        as light rows with whether each matches ``filter`` — no JSON is decoded, so
+        spans a task filters or samples out cost next to nothing."""
+        where = compile_filter(filter) if filter is not None else None
+        matched = f"coalesce(({where.sql}), 0) != 0" if where is not None else "1"
+        sql = (
+            f"SELECT ingest_seq, span_id, trace_id, parent_span_id, start_ns, {matched} "
+            "FROM spans WHERE ingest_seq > ? AND +project = ?"
+        )
+        params: builtins.list[Any] = [*(where.params if where is not None else ()), after_seq]
+        params.append(project)
+        if max_seq is not None:
+            sql += " AND ingest_seq <= ?"
+            params.append(max_seq)
         with self._connect() as conn:
-            rows = conn.execute(
-                f"SELECT ingest_seq FROM spans WHERE ingest_seq BETWEEN ? AND ? AND ({where.sql})",
-                (min(seqs), max(seqs), *where.params),
-            ).fetchall()
-        wanted = set(seqs)
-        return {r[0] for r in rows if r[0] in wanted}
+            rows = conn.execute(sql + " ORDER BY ingest_seq LIMIT ?", [*params, limit])
+            return [ScanRow(*r[:5], bool(r[5])) for r in rows]
 
     def trace_last_ingested_ns(self, trace_id: str) -> int | None:
         """When the newest span of a trace was stored (None for an unknown trace)."""

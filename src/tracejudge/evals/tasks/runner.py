@@ -25,6 +25,7 @@ new spans.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import threading
@@ -53,6 +54,7 @@ from tracejudge.store.sqlite import SQLiteStore
 from tracejudge.store.tasks import (
     OutcomeRow,
     RunnerState,
+    ScanRow,
     SQLiteTaskStore,
     task_evaluation_id,
 )
@@ -61,6 +63,7 @@ __all__ = ["RunReport", "TaskRunner", "default_judge_factory"]
 
 _log = logging.getLogger(__name__)
 _NS = 1_000_000_000
+_IDS_PER_READ = 300  # span ids per filtered read (the filter language caps its length)
 _JUDGE_WAVES = 4  # judge evaluations per batch: this many times the task's concurrency
 
 
@@ -532,71 +535,116 @@ class TaskRunner:
         limit: int,
         room: int | None = None,
     ) -> _Scan:
-        """Decide the spans after the cursor: outcome rows and items to evaluate."""
+        """Decide the spans after the cursor: outcome rows and items to evaluate.
+
+        Decides on light rows (:meth:`SQLiteTaskStore.scan`); only admitted spans are
+        then read whole.
+        """
         scan = _Scan(cursor=state.cursor)
         if limit <= 0:
             scan.exhausted = False
             return scan
-        spans = self.store.list_spans(spec.project, after_seq=state.cursor, limit=limit)
-        if state.high_water_seq is not None:
-            spans = [s for s in spans if (s.ingest_seq or 0) <= state.high_water_seq]
-        scan.exhausted = len(spans) < limit or (
-            state.high_water_seq is not None
-            and bool(spans)
-            and (spans[-1].ingest_seq or 0) >= state.high_water_seq
+        rows = self.tasks.scan(
+            spec.project, state.cursor, limit, filter=spec.filter, max_seq=state.high_water_seq
         )
-        seqs = [s.ingest_seq or 0 for s in spans]
-        matching = self.tasks.matching(spec.filter, seqs)
+        scan.exhausted = len(rows) < limit or (
+            state.high_water_seq is not None
+            and bool(rows)
+            and rows[-1].ingest_seq >= state.high_water_seq
+        )
         n_eval = len(prepared.evaluators)
-        admitted_before = state.admitted
+        admitted: list[ScanRow] = []
         now = self._clock()
-        for span in spans:
-            seq = span.ingest_seq or 0
-            if not self._in_scope(span, spec):
+        for row in rows:
+            seq = row.ingest_seq
+            if not self._in_scope(row, spec):
                 scan.cursor = seq
                 continue
             if spec.target == "trace":
-                last = self.tasks.trace_last_ingested_ns(span.trace_id) or 0
+                last = self.tasks.trace_last_ingested_ns(row.trace_id) or 0
                 if now - last < spec.trace_idle_s * _NS:
                     scan.exhausted = False  # come back once the trace is idle
                     scan.waiting = True
                     break
-            if seq in matching and in_sample(span.span_id, spec.sample):
+            if row.matched and in_sample(row.span_id, spec.sample):
                 over = (
-                    spec.max_spans is not None and admitted_before + scan.admitted >= spec.max_spans
+                    spec.max_spans is not None and state.admitted + len(admitted) >= spec.max_spans
                 )
                 if not over:
-                    if room is not None and len(scan.items) + n_eval > max(room, n_eval):
+                    if room is not None and (len(admitted) + 1) * n_eval > max(room, n_eval):
                         scan.exhausted = False  # the rest in the next batch
                         break
                     if bucket is not None and not bucket.take(n_eval, time.monotonic()):
                         scan.throttled = True
                         scan.exhausted = False
                         break
-                    scan.admitted += 1
-                    scan.items.extend(_Item(span, b, seq, 0) for b in prepared.evaluators)
+                    admitted.append(row)
                     scan.cursor = seq
                     scan.considered += 1
                     continue
                 outcome = Outcome.OVER_LIMIT
             else:
-                outcome = Outcome.FILTERED if seq not in matching else Outcome.SAMPLED_OUT
+                outcome = Outcome.SAMPLED_OUT if row.matched else Outcome.FILTERED
             scan.rows.extend(
-                OutcomeRow(span.span_id, span.trace_id, b.spec.name, seq, outcome)
+                OutcomeRow(row.span_id, row.trace_id, b.spec.name, seq, outcome)
                 for b in prepared.evaluators
             )
             scan.cursor = seq
             scan.considered += 1
+        scan.admitted = len(admitted)
+        spans = self._read_spans(admitted, rows, spec.project)
+        for row in admitted:
+            span = spans.get(row.ingest_seq) or self._find_span(
+                row.span_id, row.trace_id, spec.project
+            )
+            if span is None:  # cannot happen for a write-once store; recorded, not raised
+                scan.rows.extend(
+                    OutcomeRow(
+                        row.span_id, row.trace_id, b.spec.name, row.ingest_seq, Outcome.FAILED,
+                        0, "span not readable",
+                    )
+                    for b in prepared.evaluators
+                )  # fmt: skip
+                continue
+            scan.items.extend(_Item(span, b, row.ingest_seq, 0) for b in prepared.evaluators)
         return scan
 
+    def _read_spans(
+        self, admitted: list[ScanRow], rows: list[ScanRow], project: str
+    ) -> dict[int, Span]:
+        """The admitted spans, whole, by ingest_seq.
+
+        ``rows`` are the scanned rows (the project's spans in ingest order): when most of
+        the range is admitted it is read as is, else only the admitted ids are asked for.
+        """
+        if not admitted:
+            return {}
+        first, last = admitted[0].ingest_seq, admitted[-1].ingest_seq
+        in_range = sum(1 for r in rows if first <= r.ingest_seq <= last)
+        wanted = {r.ingest_seq for r in admitted}
+        if 2 * len(admitted) >= in_range:
+            spans = self.store.list_spans(project, after_seq=first - 1, limit=in_range)
+        else:
+            spans = []
+            ids = sorted({r.span_id for r in admitted})
+            for i in range(0, len(ids), _IDS_PER_READ):
+                chunk = ids[i : i + _IDS_PER_READ]
+                spans += self.store.list_spans(
+                    project,
+                    after_seq=first - 1,
+                    limit=in_range,
+                    filter=f"span_id in {json.dumps(chunk)}",
+                )
+        return {s.ingest_seq: s for s in spans if s.ingest_seq in wanted and s.ingest_seq}
+
     @staticmethod
-    def _in_scope(span: Span, spec: TaskSpec) -> bool:
+    def _in_scope(row: ScanRow, spec: TaskSpec) -> bool:
         """Whether the span is a unit of the task at all (time range, root for traces)."""
-        if spec.target == "trace" and span.parent_span_id is not None:
+        if spec.target == "trace" and row.parent_span_id is not None:
             return False
-        if spec.start_ns is not None and span.start_ns < spec.start_ns:
+        if spec.start_ns is not None and row.start_ns < spec.start_ns:
             return False
-        return spec.end_ns is None or span.start_ns < spec.end_ns
+        return spec.end_ns is None or row.start_ns < spec.end_ns
 
     # -- evaluation ------------------------------------------------------------------------
     def _evaluate(self, items: list[_Item], spec: TaskSpec) -> None:
