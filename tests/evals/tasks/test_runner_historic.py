@@ -195,3 +195,26 @@ def test_missing_inputs_fail_at_once_without_calling_the_judge(
         ("toxicity", 4),
     ]
     assert status.judge_calls == 0 and status.task.state == "done"
+
+
+def test_a_span_id_reused_in_another_trace_is_a_separate_unit(
+    store: SQLiteStore, tasks: SQLiteTaskStore
+) -> None:
+    # Span ids are only unique within a trace: counters such as 0000000000000001 repeat.
+    store.write([make_span(n % 3, trace=n // 3, output=f"t{n // 3}") for n in range(30)])
+    task = tasks.create(
+        TaskSpec.from_dict(
+            {
+                "name": "one-trace",
+                "project": "shop",
+                "mode": "historic",
+                "filter": f'trace_id == "{make_span(0, trace=4).trace_id}"',
+                "evaluators": ["contains(value='t4')"],
+            }
+        )
+    )
+    report = TaskRunner(store, tasks=tasks).run_until_idle(task.id)
+    assert report.outcomes == {"scored": 3, "filtered": 27}
+    evaluations = [e for e in store.evaluations(trace_id=make_span(0, trace=4).trace_id)]
+    assert len(evaluations) == 3 and all(e.label == "pass" for e in evaluations)
+    assert len(tasks.outcomes(task.id, span_id=make_span(1).span_id)) == 10  # one per trace
