@@ -245,3 +245,31 @@ def test_rate_cap_paces_evaluations(store: SQLiteStore, tasks: SQLiteTaskStore) 
     elapsed = time.monotonic() - start
     assert report.evaluations_written == 30
     assert 0.4 < elapsed < 3  # 20 burst + 10 more at 20/s: at least ~0.5 s
+
+
+def test_rate_limited_judge_backs_the_task_off(
+    store: SQLiteStore,
+    tasks: SQLiteTaskStore,
+    judge: OpenAIServer,
+    judge_factory: Callable[[JudgeSettings], Judge],
+) -> None:
+    store.write([make_span(n) for n in range(4)])
+    task = tasks.create(
+        TaskSpec.from_dict({"name": "busy-judge", "project": "shop", "evaluators": ["toxicity"]})
+    )
+    now = [time.time_ns()]
+    runner = TaskRunner(
+        store, tasks=tasks, judge_factory=judge_factory, retry_backoff_s=2.0, clock=lambda: now[0]
+    )
+    judge.fail_next(429, times=1, message="slow down")  # one of four calls is rate-limited
+    first = runner.run_once(task.id)
+    assert first.outcomes == {"scored": 3, "retrying": 1} and first.idle
+    (retrying,) = tasks.outcomes(task.id, outcome="retrying")
+    assert "rate limited" in (retrying.error or "")
+    store.write([make_span(n) for n in range(4, 8)])
+    now[0] += 1_000_000_000  # inside the 2 s back-off: new spans wait, nothing is called
+    assert runner.run_once(task.id).outcomes == {}
+    assert len(judge.requests) == 4
+    now[0] += 3_000_000_000
+    assert runner.run_once(task.id).outcomes == {"scored": 5}
+    assert tasks.status(task.id).counts == {"scored": 8}
