@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+import operator
 import os
 import sqlite3
 import threading
@@ -140,6 +141,7 @@ _OUTCOME_COLUMNS = (
     "updated_at_ns, next_attempt_at_ns"
 )
 _EVAL_INSERT_COLUMNS = EVALUATION_COLUMNS[1:]  # all but seq
+_eval_row = operator.attrgetter(*_EVAL_INSERT_COLUMNS)  # Evaluation -> insert row (a tuple)
 _INSERT_EVALUATION = (
     f"INSERT INTO evaluations ({', '.join(_EVAL_INSERT_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(_EVAL_INSERT_COLUMNS))}) ON CONFLICT (id) DO NOTHING"
@@ -748,7 +750,7 @@ class SQLiteTaskStore:
         spans meanwhile. ``done`` marks a historic task finished.
         """
         # Built by the runner from evaluation_record(), so the insert rows are taken as is.
-        eval_rows = [tuple(getattr(e, c) for c in _EVAL_INSERT_COLUMNS) for e in evaluations]
+        eval_rows = [_eval_row(e) for e in evaluations]
         now = self._clock()
         with self._connect(write=True) as conn:
             cur = conn.execute(
