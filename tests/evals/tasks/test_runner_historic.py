@@ -218,3 +218,43 @@ def test_a_span_id_reused_in_another_trace_is_a_separate_unit(
     evaluations = [e for e in store.evaluations(trace_id=make_span(0, trace=4).trace_id)]
     assert len(evaluations) == 3 and all(e.label == "pass" for e in evaluations)
     assert len(tasks.outcomes(task.id, span_id=make_span(1).span_id)) == 10  # one per trace
+
+
+def test_trace_inputs_can_select_every_matching_span(
+    store: SQLiteStore, tasks: SQLiteTaskStore
+) -> None:
+    """A trace task reads the outputs of ALL TOOL spans, not just the last one."""
+    spans = [
+        make_span(0, trace=1, kind="AGENT", output="done"),
+        make_span(1, trace=1, parent=0, kind="TOOL", output="refund issued"),
+        make_span(2, trace=1, parent=0, kind="TOOL", output="email sent"),
+        make_span(3, trace=2, kind="AGENT", output="done"),
+        make_span(4, trace=2, parent=3, kind="TOOL", output="email sent"),
+    ]
+    store.write(spans)
+    task = tasks.create(
+        TaskSpec.from_dict(
+            {
+                "name": "tools",
+                "project": "shop",
+                "mode": "historic",
+                "target": "trace",
+                "trace_idle_s": 0,
+                "evaluators": [
+                    {
+                        "name": "contains(value=['refund', 'email'])",
+                        "map": {"output": "trace.spans[kind=TOOL].output"},
+                    }
+                ],
+            }
+        )
+    )
+    report = TaskRunner(store, tasks=tasks).run_until_idle(task.id)
+    assert report.outcomes == {"scored": 2} and report.done  # one per trace: the roots
+    labels = {
+        e.trace_id: e.label
+        for s in (spans[0], spans[3])
+        for e in store.evaluations(span_id=s.span_id)
+    }
+    assert labels == {spans[0].trace_id: "pass", spans[3].trace_id: "fail"}
+    assert tasks.status(task.id).total == 2
