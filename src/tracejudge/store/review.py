@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
+from itertools import islice
 from typing import Any, NamedTuple
 
 import orjson
@@ -518,11 +519,6 @@ class SQLiteReviewStore:
             seed = random.SystemRandom().randrange(2**31)
         sql = "SELECT trace_id FROM traces AS t WHERE t.project = ?"
         params: list[Any] = [project]
-        if not include_judge_traces:
-            sql += (
-                " AND NOT EXISTS (SELECT 1 FROM spans AS r WHERE r.trace_rowid = t.trace_rowid"
-                " AND r.span_id = t.root_span_id AND r.kind = 'EVALUATOR')"
-            )
         if compiled is not None:
             sql += (
                 " AND EXISTS (SELECT 1 FROM spans WHERE spans.trace_rowid = t.trace_rowid"
@@ -530,16 +526,28 @@ class SQLiteReviewStore:
             )
             params.extend(compiled.params)
         sql += " ORDER BY t.start_ns DESC, t.trace_rowid DESC"
-        with self._connect() as conn:
-            candidates = [r[0] for r in conn.execute(sql, params)]
+        skip: set[str] = set()
         if unlabelled_only:
-            labelled = {a.trace_id for a in self.current(project, trace_level_only=True) if a.label}
-            candidates = [t for t in candidates if t not in labelled]
-        if sample is not None:
-            assert seed is not None
-            items = sample_items(candidates, sample, seed) if candidates else ()
-        else:
-            items = tuple(candidates[:limit])
+            skip |= {a.trace_id for a in self.current(project, trace_level_only=True) if a.label}
+        with self._connect() as conn:
+            if not include_judge_traces:
+                # Judge traces are few: found through the (project, kind, ...) index rather
+                # than probing every candidate's root span.
+                skip |= {
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT trace_id FROM spans WHERE project = ? AND kind = 'EVALUATOR' "
+                        "AND parent_span_id IS NULL",
+                        (project,),
+                    )
+                }
+            wanted = (r[0] for r in conn.execute(sql, params) if r[0] not in skip)
+            if sample is None:
+                items = tuple(islice(wanted, limit))  # stops stepping the query at ``limit``
+            else:
+                assert seed is not None
+                candidates = list(wanted)
+                items = sample_items(candidates, sample, seed) if candidates else ()
         if not items:
             raise ConfigurationError("no trace of this project matches: the queue would be empty")
         queue = ReviewQueue(
