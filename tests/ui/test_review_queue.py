@@ -34,10 +34,22 @@ def test_label_five_traces_with_the_keyboard_alone(
 ) -> None:
     project = demo_run.project
     review = SQLiteReviewStore(ui_server.db_path)
-    queue = review.create_queue(project, "keyboard run", sample=6, seed=11, created_by="setup")
     sign_in(page, ui_server)
-    page.goto(ui_server.at(f"/projects/{project}/queues/{queue.id}"))
+    # Build the queue through the form: a seeded sample of 6 unlabelled traces.
+    page.goto(ui_server.at(f"/projects/{project}/queues"))
+    page.fill("input[name=name]", "keyboard run")
+    page.fill("input[name=size]", "6")
+    page.fill("input[name=seed]", "11")
+    page.check("input[name=unlabelled_only]")
+    page.click(".build-queue button[type=submit]")
     page.wait_for_selector("[data-label-panel]")
+    (queue,) = review.queues(project)
+    assert (queue.name, queue.seed, len(queue.items), queue.created_by) == (
+        "keyboard run",
+        11,
+        6,
+        REVIEWER,
+    )
     assert page.locator("[data-progress]").inner_text() == "0 of 6 labelled"
 
     # ? shows the keys; j/k move through the queue without labelling.
@@ -92,6 +104,9 @@ def test_label_five_traces_with_the_keyboard_alone(
     assert all(a.queue_id == queue.id and a.span_id is None for a in current)
     assert set(expected) <= set(queue.items) and len(expected) == 5
     assert page.dialogs == []
+    page.goto(ui_server.at(f"/projects/{project}/queues"))
+    assert "5 of 6 labelled" in page.locator("table.queues").inner_text()
+    page.screenshot(path=str(artifacts / "review_queues.png"), full_page=True)
 
     # Taxonomy: define a category, assign the note to it, and the count updates.
     page.goto(ui_server.at(f"/projects/{project}/taxonomy"))
