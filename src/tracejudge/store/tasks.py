@@ -203,6 +203,7 @@ class ScanRow:
     trace_id: str
     parent_span_id: str | None
     start_ns: int
+    ingested_at_ns: int
     matched: bool  # matches the task's filter
 
 
@@ -681,7 +682,8 @@ class SQLiteTaskStore:
         where = compile_filter(filter) if filter is not None else None
         matched = f"coalesce(({where.sql}), 0) != 0" if where is not None else "1"
         sql = (
-            f"SELECT ingest_seq, span_id, trace_id, parent_span_id, start_ns, {matched} "
+            "SELECT ingest_seq, span_id, trace_id, parent_span_id, start_ns, ingested_at_ns, "
+            f"{matched} "
             "FROM spans WHERE ingest_seq > ? AND +project = ?"
         )
         params: builtins.list[Any] = [*(where.params if where is not None else ()), after_seq]
@@ -691,7 +693,7 @@ class SQLiteTaskStore:
             params.append(max_seq)
         with self._connect() as conn:
             rows = conn.execute(sql + " ORDER BY ingest_seq LIMIT ?", [*params, limit])
-            return [ScanRow(*r[:5], bool(r[5])) for r in rows]
+            return [ScanRow(*r[:6], bool(r[6])) for r in rows]
 
     def trace_last_ingested_ns(self, trace_id: str) -> int | None:
         """When the newest span of a trace was stored (None for an unknown trace)."""

@@ -64,6 +64,9 @@ __all__ = ["RunReport", "TaskRunner", "default_judge_factory"]
 _log = logging.getLogger(__name__)
 _NS = 1_000_000_000
 _IDS_PER_READ = 300  # span ids per filtered read (the filter language caps its length)
+_MAX_TRACE_WAIT_S = (
+    600.0  # (or 10 idle times) a trace still growing after its root is scored anyway
+)
 _JUDGE_WAVES = 4  # judge evaluations per batch: this many times the task's concurrency
 
 
@@ -560,7 +563,10 @@ class TaskRunner:
             if not self._in_scope(row, spec):
                 scan.cursor = seq
                 continue
-            if spec.target == "trace":
+            max_wait_s = max(_MAX_TRACE_WAIT_S, 10 * spec.trace_idle_s)
+            if spec.target == "trace" and now - row.ingested_at_ns < max_wait_s * _NS:
+                # Wait for late spans of the trace, but never hold the cursor (and every
+                # trace behind it) for long after the root came.
                 last = self.tasks.trace_last_ingested_ns(row.trace_id) or 0
                 if now - last < spec.trace_idle_s * _NS:
                     scan.exhausted = False  # come back once the trace is idle

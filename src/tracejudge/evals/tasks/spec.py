@@ -203,7 +203,9 @@ class TaskSpec:
         evaluators: what to run on each admitted span.
         filter: a span filter (:mod:`tracejudge.query.filter`); None scores every span.
         target: ``"span"`` scores each matching span; ``"trace"`` scores a trace's root
-            span once no new span of the trace arrived for ``trace_idle_s`` seconds.
+            span once no new span of the trace arrived for ``trace_idle_s`` seconds (at
+            most 10 minutes, or 10 idle times, after the root arrived: a trace that keeps
+            growing does not hold back the ones behind it).
         mode: ``"historic"`` runs once over spans stored when the task was created with
             ``start_ns <= span.start_ns < end_ns`` (either bound optional), then is done;
             ``"continuous"`` follows newly ingested spans forever.
