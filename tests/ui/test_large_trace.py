@@ -73,6 +73,12 @@ def test_a_thousand_span_trace_collapses_and_loads_details_on_demand(
     expect(page.locator("#span-detail h2")).to_contain_text(spans[-1].name)
     assert page.locator(".tree-row.selected").get_attribute("data-span-id") == spans[-1].span_id
 
+    # Arrow keys walk the visible rows.
+    page.keyboard.press("ArrowUp")
+    expect(page.locator("#span-detail h2")).to_contain_text(spans[-2].name)
+    page.keyboard.press("ArrowDown")
+    expect(page.locator("#span-detail h2")).to_contain_text(spans[-1].name)
+
 
 def test_a_very_deep_chain_renders(ui_server: UiServer) -> None:
     depth = 3000

@@ -78,5 +78,25 @@
     });
   });
 
+  // Arrow keys walk the span tree (visible rows only) on a trace page; a review queue page
+  // has its own keys (review.js), and nothing fires while the reviewer types.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
+    if (document.querySelector("[data-queue]") || event.ctrlKey || event.metaKey || event.altKey) return;
+    var el = event.target;
+    if (el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName))) return;
+    var rows = Array.prototype.filter.call(document.querySelectorAll(".tree-row"), function (r) {
+      return !r.classList.contains("hidden-by-collapse");
+    });
+    if (!rows.length) return;
+    var current = rows.findIndex(function (r) { return r.classList.contains("selected"); });
+    var next = rows[Math.max(0, Math.min(rows.length - 1, current + (event.key === "ArrowDown" ? 1 : -1)))];
+    if (next && next !== rows[current]) {
+      event.preventDefault();
+      next.click();
+      next.scrollIntoView({ block: "nearest" });
+    }
+  });
+
   window.tracejudge = { flashTarget: flashTarget };
 })();
