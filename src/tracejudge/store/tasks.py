@@ -693,7 +693,7 @@ class SQLiteTaskStore:
             params.append(max_seq)
         with self._connect() as conn:
             rows = conn.execute(sql + " ORDER BY ingest_seq LIMIT ?", [*params, limit])
-            return [ScanRow(*r[:6], bool(r[6])) for r in rows]
+            return [ScanRow(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6])) for r in rows]
 
     def trace_last_ingested_ns(self, trace_id: str) -> int | None:
         """When the newest span of a trace was stored (None for an unknown trace)."""

@@ -14,8 +14,9 @@ One batch of one task (:meth:`TaskRunner.run_once`):
 4. commit evaluations (``source="task"``, deterministic ids), outcomes, counters and the
    new cursor in one short transaction guarded by the lease and the old cursor.
 
-Evaluators run outside any transaction, and every read uses connections of this runner's
-thread, so ingestion is never blocked for longer than one small write. A judge failure
+Step 3's evaluating and recording is :mod:`.execute`. Evaluators run outside any
+transaction, and every read uses connections of this runner's thread, so ingestion is
+never blocked for longer than one small write. A judge failure
 becomes a ``retrying`` outcome with exponential back-off until ``max_attempts``, then
 ``failed``; when the judge rate-limits or every judge call of a batch fails, the whole
 task backs off too (exponentially, up to ``max_backoff_s``) instead of burning through
@@ -32,31 +33,28 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from tracejudge.errors import ConfigurationError
-from tracejudge.evals.base import EvalResult, Evaluator
-from tracejudge.evals.judge import Judge, LLMJudgeEvaluator
-from tracejudge.evals.registry import get_evaluator
-from tracejudge.evals.scoring import (
-    arun_evaluator,
-    evaluation_record,
-    judged,
-    resolve_inputs,
-    run_evaluator,
+from tracejudge.evals.judge import Judge
+from tracejudge.evals.tasks.execute import (
+    BoundEvaluator,
+    WorkItem,
+    bind_evaluators,
+    default_judge_factory,
+    evaluate_items,
+    settle,
 )
 from tracejudge.evals.tasks.sampling import in_sample
-from tracejudge.evals.tasks.spec import EvalTask, EvaluatorSpec, JudgeSettings, Outcome, TaskSpec
-from tracejudge.model import Evaluation, EvaluationSource, Span, Trace
+from tracejudge.evals.tasks.spec import EvalTask, JudgeSettings, Outcome, TaskSpec
+from tracejudge.model import Span
 from tracejudge.store.sqlite import SQLiteStore
 from tracejudge.store.tasks import (
     OutcomeRow,
     RunnerState,
     ScanRow,
     SQLiteTaskStore,
-    task_evaluation_id,
 )
 
 __all__ = ["RunReport", "TaskRunner", "default_judge_factory"]
@@ -100,68 +98,13 @@ class RunReport:
         )
 
 
-def default_judge_factory(settings: JudgeSettings) -> Judge:
-    """A :class:`Judge` for a task's settings; the key is read from ``api_key_env``.
-
-    One retry per call: the runner's own retries (with back-off across batches) handle
-    longer outages.
-    """
-    api_key = os.environ.get(settings.api_key_env) if settings.api_key_env else None
-    return Judge(
-        model=settings.model,
-        base_url=settings.base_url,
-        api_key=api_key,
-        timeout_s=settings.timeout_s,
-        concurrency=settings.concurrency,
-        max_retries=1,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class _Bound:
-    """One evaluator of a task, built and ready."""
-
-    spec: EvaluatorSpec
-    evaluator: Evaluator
-    is_judge: bool
-    needs_trace: bool
-
-
 @dataclass(slots=True)
 class _Prepared:
-    """A task version's built evaluators (cached per (task id, version))."""
+    """A task version's built evaluators (cached per task, rebuilt on a new version)."""
 
     version: int
     spec: TaskSpec
-    evaluators: tuple[_Bound, ...]
-
-
-@dataclass(slots=True)
-class _Item:
-    """One (span, evaluator) to evaluate in a batch."""
-
-    span: Span
-    bound: _Bound
-    ingest_seq: int
-    attempts_before: int
-    result: EvalResult | None = None
-    latency_ms: float | None = None
-    input_error: str | None = None
-
-    @property
-    def judge_called(self) -> bool:
-        """A judge call was attempted (not a missing input or a code evaluator)."""
-        result = self.result
-        return (
-            self.bound.is_judge
-            and result is not None
-            and result.metadata.get("attempts") is not None
-        )
-
-    @property
-    def judge_error(self) -> str | None:
-        """Why the judge call failed; None if it gave a verdict or was not called."""
-        return self.result.error if self.judge_called and self.result is not None else None
+    evaluators: tuple[BoundEvaluator, ...]
 
 
 @dataclass(slots=True)
@@ -182,11 +125,6 @@ class _Bucket:
 
     def wait_s(self, n: int) -> float:
         return max(0.0, (n - self.tokens) / self.rate)
-
-
-def _needs_trace(evaluator: Evaluator, spec: EvaluatorSpec, target: str) -> bool:
-    paths = {**dict(evaluator.inputs), **spec.inputs}.values()
-    return target == "trace" or any(p == "trace" or p.startswith("trace.") for p in paths)
 
 
 class TaskRunner:
@@ -392,24 +330,12 @@ class TaskRunner:
 
     # -- one batch -------------------------------------------------------------------------
     def _prepare(self, task: EvalTask) -> _Prepared:
-        """The task version's evaluators, built once (with one judge for its LLM ones)."""
+        """The task version's evaluators, built once per version."""
         cached = self._prepared.get(task.id)
-        if cached is not None and cached.version == task.version:
-            return cached
-        spec = task.spec
-        judge: Judge | None = None
-        bound: list[_Bound] = []
-        for ev_spec in spec.evaluators:
-            evaluator = get_evaluator(ev_spec.name)
-            is_judge = isinstance(evaluator, LLMJudgeEvaluator)
-            if isinstance(evaluator, LLMJudgeEvaluator):
-                judge = judge or self.judge_factory(spec.judge)
-                evaluator = LLMJudgeEvaluator(evaluator.template, judge)
-            needs_trace = _needs_trace(evaluator, ev_spec, spec.target)
-            bound.append(_Bound(ev_spec, evaluator, is_judge, needs_trace))
-        prepared = _Prepared(task.version, spec, tuple(bound))
-        self._prepared[task.id] = prepared
-        return prepared
+        if cached is None or cached.version != task.version:
+            evaluators = bind_evaluators(task.spec, self.judge_factory)
+            cached = self._prepared[task.id] = _Prepared(task.version, task.spec, evaluators)
+        return cached
 
     def _batch(self, task_id: str) -> RunReport:
         """One batch of a task whose lease this runner holds."""
@@ -426,7 +352,7 @@ class TaskRunner:
 
         retry_limit = max(1, self.batch_size // 2)
         retries = self.tasks.due_retries(task_id, now, retry_limit)
-        items: list[_Item] = []
+        items: list[WorkItem] = []
         rows: list[OutcomeRow] = []
         throttled = False
         retried = 0
@@ -446,7 +372,7 @@ class TaskRunner:
                     )
                 )  # fmt: skip
                 continue
-            items.append(_Item(span, bound, retry.ingest_seq, retry.attempts))
+            items.append(WorkItem(span, bound, retry.ingest_seq, retry.attempts))
 
         room = None  # judge batches stay a few waves long, so a batch ends well inside the lease
         if any(b.is_judge for b in prepared.evaluators):
@@ -456,8 +382,16 @@ class TaskRunner:
         rows.extend(scan.rows)
         items.extend(scan.items)
 
-        self._evaluate(items, spec)
-        evaluations, judge = self._settle(task, items, rows, now)
+        evaluate_items(items, self.store, spec.project, spec.concurrency, self._event_loop())
+        settled, evaluations, usage = settle(
+            task,
+            items,
+            now=now,
+            clock=self._clock,
+            retry_backoff_s=self.retry_backoff_s,
+            max_backoff_s=self.max_backoff_s,
+        )
+        rows.extend(settled)
 
         backoff_until = None
         judge_items = [i for i in items if i.judge_called]
@@ -489,9 +423,9 @@ class TaskRunner:
             admitted=scan.admitted,
             outcomes=rows,
             evaluations=evaluations,
-            judge_prompt_tokens=judge[0],
-            judge_completion_tokens=judge[1],
-            judge_calls=judge[2],
+            judge_prompt_tokens=usage.prompt_tokens,
+            judge_completion_tokens=usage.completion_tokens,
+            judge_calls=usage.calls,
             last_error=last_error,
             backoff_until_ns=backoff_until,
             done=done,
@@ -612,7 +546,7 @@ class TaskRunner:
                     for b in prepared.evaluators
                 )  # fmt: skip
                 continue
-            scan.items.extend(_Item(span, b, row.ingest_seq, 0) for b in prepared.evaluators)
+            scan.items.extend(WorkItem(span, b, row.ingest_seq, 0) for b in prepared.evaluators)
         return scan
 
     def _read_spans(
@@ -653,45 +587,6 @@ class TaskRunner:
         return spec.end_ns is None or row.start_ns < spec.end_ns
 
     # -- evaluation ------------------------------------------------------------------------
-    def _evaluate(self, items: list[_Item], spec: TaskSpec) -> None:
-        """Fill each item's result: resolve inputs, run code evaluators inline and LLM
-        judges concurrently."""
-        traces: dict[str, Trace] = {}
-        pending: list[tuple[_Item, dict[str, Any]]] = []
-        for item in items:
-            trace = None
-            if item.bound.needs_trace:
-                trace = traces.get(item.span.trace_id)
-                if trace is None:
-                    spans = self.store.trace_spans(item.span.trace_id, spec.project)
-                    trace = traces[item.span.trace_id] = Trace(item.span.trace_id, tuple(spans))
-            try:
-                inputs = resolve_inputs(
-                    item.bound.evaluator, item.span, trace, item.bound.spec.inputs
-                )
-            except Exception as exc:  # PathError, ConfigurationError, or a bug: never raise
-                item.input_error = f"input: {exc}"
-                continue
-            if item.bound.is_judge:
-                pending.append((item, inputs))
-            else:
-                item.result, item.latency_ms = run_evaluator(item.bound.evaluator, inputs)
-        if pending:
-            self._event_loop().run_until_complete(self._judge_all(pending, spec.concurrency))
-
-    @staticmethod
-    async def _judge_all(pending: list[tuple[_Item, dict[str, Any]]], concurrency: int) -> None:
-        slots = asyncio.Semaphore(concurrency)
-
-        async def one(item: _Item, inputs: Mapping[str, Any]) -> None:
-            async with slots:
-                with judged(item.span):
-                    item.result, item.latency_ms = await arun_evaluator(
-                        item.bound.evaluator, inputs
-                    )
-
-        await asyncio.gather(*(one(item, inputs) for item, inputs in pending))
-
     def _event_loop(self) -> asyncio.AbstractEventLoop:
         """This thread's event loop, kept so judge connection pools are reused."""
         loop: asyncio.AbstractEventLoop | None = getattr(self._local, "loop", None)
@@ -704,60 +599,6 @@ class TaskRunner:
         if loop is not None and not loop.is_closed():
             loop.close()
 
-    def _settle(
-        self, task: EvalTask, items: list[_Item], rows: list[OutcomeRow], now: int
-    ) -> tuple[list[Evaluation], tuple[int, int, int]]:
-        """Outcome rows and evaluation records for evaluated items; judge usage totals."""
-        spec = task.spec
-        evaluations: list[Evaluation] = []
-        prompt = completion = calls = 0
-        for item in items:
-            span, name = item.span, item.bound.spec.name
-            attempts = item.attempts_before + 1
-            result = item.result
-            if result is not None and result.metadata:
-                meta = result.metadata
-                prompt += int(meta.get("prompt_tokens") or 0)
-                completion += int(meta.get("completion_tokens") or 0)
-                calls += int(meta.get("attempts") or 0)
-            error = item.input_error or (result.error if result is not None else "no result")
-            # Only an actual judge call that failed is worth retrying; a missing input or
-            # a code evaluator's error would fail the same way again.
-            retryable = item.input_error is None and item.judge_error is not None
-            if error is not None and retryable and attempts < spec.max_attempts:
-                wait = min(self.retry_backoff_s * 2 ** (attempts - 1), self.max_backoff_s)
-                rows.append(
-                    OutcomeRow(
-                        span.span_id, span.trace_id, name, item.ingest_seq, Outcome.RETRYING,
-                        attempts, error, now + int(wait * _NS),
-                    )
-                )  # fmt: skip
-                continue
-            record_result = result if result is not None else EvalResult(error=error)
-            if item.input_error is not None:
-                record_result = EvalResult(error=item.input_error)
-            eval_id = task_evaluation_id(task.id, item.ingest_seq, span.span_id, name)
-            evaluations.append(
-                evaluation_record(
-                    record_result,
-                    span,
-                    item.bound.evaluator,
-                    latency_ms=item.latency_ms,
-                    source=EvaluationSource.TASK,
-                    task_id=task.id,
-                    evaluation_id=eval_id,
-                    created_at_ns=self._clock(),
-                )
-            )
-            outcome = Outcome.FAILED if error is not None else Outcome.SCORED
-            rows.append(
-                OutcomeRow(
-                    span.span_id, span.trace_id, name, item.ingest_seq, outcome, attempts,
-                    error, None, eval_id,
-                )
-            )  # fmt: skip
-        return evaluations, (prompt, completion, calls)
-
 
 @dataclass(slots=True)
 class _Scan:
@@ -767,7 +608,7 @@ class _Scan:
     considered: int = 0
     admitted: int = 0
     rows: list[OutcomeRow] = field(default_factory=list)
-    items: list[_Item] = field(default_factory=list)
+    items: list[WorkItem] = field(default_factory=list)
     exhausted: bool = True  # no more spans after the cursor right now
     throttled: bool = False  # stopped by the rate cap
     waiting: bool = False  # stopped at a trace that is not idle yet
