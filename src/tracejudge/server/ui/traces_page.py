@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -129,7 +129,7 @@ def traces(
     def url(**changes: Any) -> str:
         merged = {**params, **changes}
         query = urlencode({k: v for k, v in merged.items() if v not in ("", None)})
-        return f"/projects/{project}/traces" + (f"?{query}" if query else "")
+        return f"/projects/{quote(project, safe='')}/traces" + (f"?{query}" if query else "")
 
     context = {
         "project": project,

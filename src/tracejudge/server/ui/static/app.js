@@ -98,5 +98,28 @@
     }
   });
 
+  // htmx does not swap error answers: say what went wrong instead of doing nothing.
+  function showError(message) {
+    var bar = document.getElementById("error-bar");
+    if (!bar) {
+      bar = document.createElement("div");
+      bar.id = "error-bar";
+      bar.setAttribute("role", "alert");
+      bar.addEventListener("click", function () { bar.hidden = true; });
+      document.body.appendChild(bar);
+    }
+    bar.textContent = message + " (click to dismiss)";
+    bar.hidden = false;
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    var doc = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
+    var detail = doc.querySelector("[role=alert]");
+    showError(xhr.status + ": " + (detail ? detail.textContent.trim() : xhr.statusText || "request failed"));
+  });
+  document.addEventListener("htmx:sendError", function () {
+    showError("The server did not answer; is it still running?");
+  });
+
   window.tracejudge = { flashTarget: flashTarget };
 })();
