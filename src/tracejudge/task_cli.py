@@ -51,6 +51,24 @@ _DbOption = Annotated[
         show_default=False,
     ),
 ]
+_UrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        envvar="TRACEJUDGE_URL",
+        help="A tracejudge server to manage the tasks of, instead of --db",
+        show_default=False,
+    ),
+]
+_KeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        envvar="TRACEJUDGE_API_KEY",
+        help="The project API key sent to --url",
+        show_default=False,
+    ),
+]
 _ProjectOption = Annotated[
     str | None,
     typer.Option("--project", "-p", help="Project (to find a task by name)", show_default=False),
@@ -67,11 +85,18 @@ def _console(*, stderr: bool = False) -> Console:
 
 
 @contextmanager
-def _client(db: str | None) -> Iterator[Client]:
-    """A Client over the existing database ``db``; library errors become one line, exit 1."""
-    from tracejudge.cli import _existing_db, _user_errors
+def _client(db: str | None, url: str | None = None, api_key: str | None = None) -> Iterator[Client]:
+    """A Client over the existing database ``db``, or over the server at ``url``; library
+    errors become one line, exit 1."""
+    from tracejudge.cli import _existing_db, _fail, _user_errors
     from tracejudge.client import Client
 
+    if url is not None:
+        if db is not None:
+            _fail("--db and --url: give one (a database file or a server), not both")
+        with _user_errors(), Client(url=url, api_key=api_key) as client:
+            yield client
+        return
     path = _existing_db(db)
     with _user_errors(), Client(path) as client:
         yield client
@@ -281,16 +306,20 @@ def _progress() -> Progress:
 
 
 def _watch(get_status: Callable[[], TaskStatus], interval_s: float = 0.5) -> TaskStatus:
-    """A progress bar over a running task until it is no longer active (historic: done)."""
+    """A progress bar over a running task until it is no longer active (historic: done)
+    or Ctrl-C; returns the last status read."""
     status = get_status()
     with _progress() as progress:
         bar = progress.add_task(status.task.spec.name, total=status.total)
-        while True:
-            progress.update(bar, completed=status.considered, total=status.total)
-            if status.task.state != "active":
-                break
-            time.sleep(interval_s)
-            status = get_status()
+        try:
+            while True:
+                progress.update(bar, completed=status.considered, total=status.total)
+                if status.task.state != "active":
+                    break
+                time.sleep(interval_s)
+                status = get_status()
+        except KeyboardInterrupt:  # a continuous task never stops: Ctrl-C ends the watch
+            pass
     return status
 
 
@@ -348,6 +377,8 @@ def task_create(
         int | None, typer.Option(min=1, help="Judge calls at once")
     ] = None,
     db: _DbOption = None,
+    url: _UrlOption = None,
+    api_key: _KeyOption = None,
 ) -> None:
     """Create an eval task; `tracejudge serve` (or `task run`) scores its spans."""
     from tracejudge.cli import _user_errors
@@ -383,7 +414,7 @@ def task_create(
 
         spec = TaskSpec.from_dict(fields)
         spec.validate()
-    with _client(db) as client:
+    with _client(db, url, api_key) as client:
         handle = client.create_task(spec)
     task = handle.task
     _console().print(
@@ -404,15 +435,13 @@ def task_list(
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include deleted tasks")] = False,
     db: _DbOption = None,
+    url: _UrlOption = None,
+    api_key: _KeyOption = None,
 ) -> None:
     """List eval tasks."""
-    with _client(db) as client:
-        if all_:
-            from tracejudge.store.tasks import SQLiteTaskStore
-
-            rows = SQLiteTaskStore(client.store.path).list(  # type: ignore[attr-defined]
-                project, include_deleted=True
-            )
+    with _client(db, url, api_key) as client:
+        if all_:  # the Client lists live tasks; its backend can include deleted ones
+            rows = client._task_backend().list(project, include_deleted=True)  # type: ignore[call-arg]
         else:
             rows = client.tasks(project)
     where = f"project {project!r}" if project else "all projects"
@@ -429,9 +458,11 @@ def task_status(
     ] = False,
     outcomes: Annotated[int, typer.Option(min=0, help="Show this many recent run-log rows")] = 0,
     db: _DbOption = None,
+    url: _UrlOption = None,
+    api_key: _KeyOption = None,
 ) -> None:
     """A task's progress, outcome counts and per-evaluator pass rates."""
-    with _client(db) as client:
+    with _client(db, url, api_key) as client:
         handle = client.task(task, project)
         status = _watch(handle.status) if watch else handle.status()
         rows = handle.outcomes(limit=outcomes) if outcomes else []
@@ -495,8 +526,10 @@ def task_run(
     console.print(status_view(status))
 
 
-def _set_state(task: str, project: str | None, db: str | None, action: str) -> None:
-    with _client(db) as client:
+def _set_state(
+    task: str, project: str | None, db: str | None, url: str | None, key: str | None, action: str
+) -> None:
+    with _client(db, url, key) as client:
         handle = client.task(task, project)
         getattr(handle, action)()
         record = client.task(handle.id).task if action != "delete" else handle.task
@@ -505,21 +538,39 @@ def _set_state(task: str, project: str | None, db: str | None, action: str) -> N
 
 
 @task_app.command("pause")
-def task_pause(task: _TaskArg, project: _ProjectOption = None, db: _DbOption = None) -> None:
+def task_pause(
+    task: _TaskArg,
+    project: _ProjectOption = None,
+    db: _DbOption = None,
+    url: _UrlOption = None,
+    api_key: _KeyOption = None,
+) -> None:
     """Stop scoring; the cursor is kept."""
-    _set_state(task, project, db, "pause")
+    _set_state(task, project, db, url, api_key, "pause")
 
 
 @task_app.command("resume")
-def task_resume(task: _TaskArg, project: _ProjectOption = None, db: _DbOption = None) -> None:
+def task_resume(
+    task: _TaskArg,
+    project: _ProjectOption = None,
+    db: _DbOption = None,
+    url: _UrlOption = None,
+    api_key: _KeyOption = None,
+) -> None:
     """Carry on from the cursor."""
-    _set_state(task, project, db, "resume")
+    _set_state(task, project, db, url, api_key, "resume")
 
 
 @task_app.command("delete")
-def task_delete(task: _TaskArg, project: _ProjectOption = None, db: _DbOption = None) -> None:
+def task_delete(
+    task: _TaskArg,
+    project: _ProjectOption = None,
+    db: _DbOption = None,
+    url: _UrlOption = None,
+    api_key: _KeyOption = None,
+) -> None:
     """Stop a task for good; its evaluations stay on their spans."""
-    _set_state(task, project, db, "delete")
+    _set_state(task, project, db, url, api_key, "delete")
 
 
 @task_app.command("apply")
@@ -532,6 +583,8 @@ def task_apply(
         typer.Option("--project", "-p", help="Project of tasks that name none"),
     ] = None,
     db: _DbOption = None,
+    url: _UrlOption = None,
+    api_key: _KeyOption = None,
 ) -> None:
     """Create or update the tasks of a YAML file (one task, or a list), by project + name.
 
@@ -542,7 +595,7 @@ def task_apply(
     with _user_errors():
         specs = load_task_file(file, project=project)
     console = _console()
-    with _client(db) as client:
+    with _client(db, url, api_key) as client:
         for spec in specs:
             handle, result = client.apply_task(spec)
             style = {"created": "green", "updated": "yellow"}.get(result, "dim")

@@ -1,12 +1,16 @@
-"""``Client(url=..., api_key=...)``'s task methods against a real server: the same records
-and errors as the embedded store, scoped to the key's project."""
+"""``Client(url=..., api_key=...)``'s task methods and ``tracejudge task ... --url`` against a
+real server: the same records and errors as the embedded store, scoped to the key's project."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import httpx
 import pytest
 from tests.server.conftest import PROTOBUF, LiveServer, llm_trace, make_request, wait_for
+from typer.testing import CliRunner
 
+from tracejudge.cli import app
 from tracejudge.client import Client
 from tracejudge.errors import ConfigurationError, FilterSyntaxError, NotFound
 from tracejudge.remote import AuthenticationError
@@ -73,3 +77,31 @@ def test_remote_task_methods(live_server: LiveServer, http: httpx.Client) -> Non
         assert other.tasks() == []
         with pytest.raises(NotFound):
             other.task(handle.id)
+
+
+def test_task_cli_against_a_server(live_server: LiveServer, tmp_path: Path) -> None:
+    _, key = live_server.keys.create("shop")
+    remote = ["--url", live_server.url, "--api-key", key]
+    file = tmp_path / "tasks.yaml"
+    file.write_text(
+        "- name: fast\n  evaluators: ['latency_budget(max_ms=2000)']\n"
+        '- name: json\n  filter: kind == "LLM"\n  evaluators: [json_valid]\n'
+    )
+    runner = CliRunner()
+
+    def run(*args: str) -> tuple[int, str]:
+        result = runner.invoke(app, list(args), env={"COLUMNS": "250"})
+        return result.exit_code, result.output
+
+    code, out = run("task", "apply", str(file), "--project", "shop", *remote)
+    assert code == 0 and out.count("created") == 2, out
+    code, out = run("task", "list", *remote)
+    assert code == 0 and "fast" in out and "json" in out
+    code, out = run("task", "pause", "fast", *remote)
+    assert code == 0 and "paused task" in out
+    code, out = run("task", "status", "fast", *remote)
+    assert code == 0 and "paused" in out
+    code, out = run("task", "list", "--url", live_server.url)  # no key: the server says 401
+    assert code == 1 and "401" in out
+    code, out = run("task", "list", "--db", str(tmp_path / "x.db"), *remote)
+    assert code == 1 and "not both" in out
