@@ -148,3 +148,31 @@ def test_label_panel_fragment_shows_my_state_and_others(ui: TestClient, db_path:
         ui.get(f"/review/traces/{tid(99)}/panel").status_code == 200
     )  # other project, open server
     assert ui.get(f"/review/traces/{tid(77)}/panel").status_code == 404
+
+
+def test_a_key_session_labels_only_its_own_project(db_path: Path) -> None:
+    from tracejudge.store.keys import SQLiteKeyStore
+
+    record, _ = SQLiteKeyStore(db_path).create("shop", "reviewer-1")
+    store = open_store(db_path)
+    try:
+        app = create_app(store)
+        with TestClient(app, base_url="http://127.0.0.1", follow_redirects=False) as client:
+            cookie = make_session_cookie(app.state.ui_secret, "reviewer-1", record)
+            client.cookies.set(SESSION_COOKIE, cookie)
+            token = _csrf(client, "/projects/shop/queues")
+            headers = {"X-CSRF-Token": token}
+            ok = client.post(
+                "/review/annotate", json={"trace_id": tid(1), "label": "pass"}, headers=headers
+            )
+            assert ok.status_code == 200 and ok.json()["annotation"]["annotator"] == "reviewer-1"
+            other = client.post(
+                "/review/annotate", json={"trace_id": tid(99), "label": "pass"}, headers=headers
+            )
+            assert other.status_code == 404
+            assert client.get(f"/review/traces/{tid(99)}/panel").status_code == 404
+            assert client.get("/projects/other/queues").status_code == 404
+            assert client.get("/projects/other/taxonomy").status_code == 404
+    finally:
+        store.close()
+    assert _count(db_path, "annotations") == 1
