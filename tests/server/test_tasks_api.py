@@ -19,6 +19,7 @@ from tests.server.conftest import (
 
 from tracejudge.server.settings import Settings
 from tracejudge.store import open_store
+from tracejudge.store.keys import SQLiteKeyStore
 
 LATENCY = "latency_budget(max_ms=2000)"
 LLM_TASK: dict[str, Any] = {
@@ -185,5 +186,32 @@ def test_no_task_worker_setting_leaves_tasks_to_task_run(tmp_path: Path) -> None
                 lambda: http.get(f"{url}/api/v1/tasks/{task_id}").json()["considered"] > 0,
                 timeout=1.5,
             )
+    finally:
+        store.close()
+
+
+def test_with_keys_a_task_judge_url_must_be_allowed(tmp_path: Path) -> None:
+    """The worker sends its judge key to judge.base_url: key holders may only name the
+    endpoints the server allows (an open, local server takes any)."""
+    judge = {"model": "m", "base_url": "http://127.0.0.1:9/v1"}
+    task = {**LLM_TASK, "evaluators": ["toxicity"], "judge": judge}
+    store = open_store(tmp_path / "judges.db")
+    try:
+        allowed = Settings(
+            task_worker=False, task_judge_urls="http://judge.internal/, http://127.0.0.1:9/"
+        )
+        with run_server(store, Settings(task_worker=False)) as url, httpx.Client() as http:
+            assert http.post(url + "/api/v1/tasks", json=task).status_code == 201  # no keys yet
+            _, key = SQLiteKeyStore(tmp_path / "judges.db").create("shop")
+            auth = {"Authorization": f"Bearer {key}"}
+            r = http.put(url + "/api/v1/tasks", json={**task, "name": "k"}, headers=auth)
+            assert r.status_code == 403 and "TRACEJUDGE_TASK_JUDGE_URLS" in r.json()["detail"]
+            no_url = {**task, "name": "k", "judge": {"model": "m"}}
+            assert http.post(url + "/api/v1/tasks", json=no_url, headers=auth).status_code == 201
+        with run_server(store, allowed) as url, httpx.Client() as http:
+            r = http.post(url + "/api/v1/tasks", json={**task, "name": "k2"}, headers=auth)
+            assert r.status_code == 201, r.text
+            evil = {**task, "name": "k3", "judge": {"base_url": "http://evil.example/v1"}}
+            assert http.post(url + "/api/v1/tasks", json=evil, headers=auth).status_code == 403
     finally:
         store.close()

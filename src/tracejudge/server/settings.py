@@ -60,6 +60,12 @@ class Settings:
     ``serve --no-tasks`` turns it off, e.g. when ``tracejudge task run`` does the work."""
     task_poll_interval_s: float = 0.5
     """How often the idle task worker looks for new spans (the floor of a continuous task's lag)."""
+    task_judge_urls: str = ""
+    """Judge endpoints (comma-separated URL prefixes) a task created over the REST API may
+    name in ``judge.base_url`` once the server has API keys. The worker sends the judge key
+    from its own environment to that URL, so by default (empty) key holders cannot point it
+    anywhere: their tasks use the server's judge settings (``TRACEJUDGE_JUDGE_BASE_URL``).
+    A server without keys (local use) accepts any URL."""
     task_lease_s: float = 30.0
     """A worker's claim on a task lasts this long without renewal (renewed every batch): after
     a crash (kill -9) its tasks resume, in the restarted server or elsewhere, within this time."""
@@ -87,6 +93,11 @@ class Settings:
             raise ConfigurationError("host must not be empty")
         if not self.project_header:
             raise ConfigurationError("project_header must not be empty")
+
+    @property
+    def allowed_judge_urls(self) -> tuple[str, ...]:
+        """:attr:`task_judge_urls` as a tuple of prefixes."""
+        return tuple(u.strip() for u in self.task_judge_urls.split(",") if u.strip())
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

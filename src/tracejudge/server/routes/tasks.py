@@ -18,10 +18,11 @@ from tracejudge.errors import FilterSyntaxError, NotFound
 from tracejudge.evals.tasks import EvalTask, Outcome, TaskSpec
 from tracejudge.remote_tasks import outcome_to_json, status_to_json, task_to_json
 from tracejudge.server.auth import Principal
-from tracejudge.server.deps import CurrentPrincipal, LimitQuery, ProjectQuery
+from tracejudge.server.deps import CurrentPrincipal, LimitQuery, ProjectQuery, SettingsDep
 from tracejudge.server.errors import ApiError, error_body, status_for
 from tracejudge.server.routes.spans import FilterErrorPublic
 from tracejudge.server.schemas import ERROR_RESPONSES
+from tracejudge.server.settings import Settings
 from tracejudge.server.task_schemas import (
     OutcomesPublic,
     TaskApplyPublic,
@@ -62,8 +63,12 @@ def _scoped_task(
     return task
 
 
-def _spec(body: TaskCreate, principal: Principal) -> TaskSpec:
-    """The checked definition; the project defaults to the key's (naming another is 403)."""
+def _spec(body: TaskCreate, principal: Principal, settings: Settings) -> TaskSpec:
+    """The checked definition; the project defaults to the key's (naming another is 403).
+
+    With API keys, ``judge.base_url`` must be one of ``settings.task_judge_urls`` (403
+    otherwise): the worker would send its judge key there.
+    """
     project = principal.scope(body.project)
     if project is None:
         raise ApiError(400, "project: required (no API key names one)")
@@ -73,6 +78,16 @@ def _spec(body: TaskCreate, principal: Principal) -> TaskSpec:
         raise ApiError(400, str(e)) from None
     spec = TaskSpec.from_dict(fields)
     spec.validate()
+    url = spec.judge.base_url
+    if principal.key is not None and url is not None:
+        allowed = settings.allowed_judge_urls
+        if not any(url.startswith(prefix) for prefix in allowed):
+            raise ApiError(
+                403,
+                f"judge.base_url {url!r} is not allowed on this server "
+                f"(TRACEJUDGE_TASK_JUDGE_URLS: {', '.join(allowed) or 'none'}); "
+                "leave it out to use the server's judge",
+            )
     return spec
 
 
@@ -82,14 +97,16 @@ def _bad_filter(error: FilterSyntaxError) -> JSONResponse:
 
 
 @router.post("", response_model=TaskPublic, status_code=201, responses=_BAD_SPEC)
-def create_task(body: TaskCreate, request: Request, principal: CurrentPrincipal) -> Any:
+def create_task(
+    body: TaskCreate, request: Request, principal: CurrentPrincipal, settings: SettingsDep
+) -> Any:
     """Store a new task; the server's task worker starts on it right away.
 
     400 for a bad definition, 409 when the project already has a task of that name
     (``PUT /tasks`` updates it instead).
     """
     try:
-        spec = _spec(body, principal)
+        spec = _spec(body, principal, settings)
     except FilterSyntaxError as e:
         return _bad_filter(e)
     tasks = _tasks(request)
@@ -99,11 +116,13 @@ def create_task(body: TaskCreate, request: Request, principal: CurrentPrincipal)
 
 
 @router.put("", response_model=TaskApplyPublic, responses=_BAD_SPEC)
-def apply_task(body: TaskCreate, request: Request, principal: CurrentPrincipal) -> Any:
+def apply_task(
+    body: TaskCreate, request: Request, principal: CurrentPrincipal, settings: SettingsDep
+) -> Any:
     """Create the task, or update the project's task of that name (a new version) when
     its definition differs; ``result`` says which (``unchanged`` writes nothing)."""
     try:
-        spec = _spec(body, principal)
+        spec = _spec(body, principal, settings)
     except FilterSyntaxError as e:
         return _bad_filter(e)
     task, result = _tasks(request).apply(spec)
