@@ -14,7 +14,8 @@ Example::
     tasks.status(task.id).counts        # {"scored": ..., "sampled_out": ..., ...}
 
 Modules: :mod:`.spec` (definitions and records), :mod:`.sampling` (the deterministic
-sample), :mod:`.runner` (``TaskRunner``); storage is :mod:`tracejudge.store.tasks`.
+sample), :mod:`.runner` (``TaskRunner``: leases, cursor, batches), :mod:`.execute`
+(evaluating a batch and recording outcomes); storage is :mod:`tracejudge.store.tasks`.
 """
 
 from __future__ import annotations
