@@ -80,6 +80,14 @@ def test_a_thousand_span_trace_collapses_and_loads_details_on_demand(
     expect(page.locator("#span-detail h2")).to_contain_text(spans[-1].name)
 
 
+def _get_signed_in(server: UiServer, path: str) -> httpx.Response:
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        login = client.get("/login").text
+        token = login.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        client.post("/login", data={"csrf_token": token, "name": "ada"})
+        return client.get(path)
+
+
 def test_a_very_deep_chain_renders(ui_server: UiServer) -> None:
     depth = 3000
     chain = [
@@ -87,14 +95,20 @@ def test_a_very_deep_chain_renders(ui_server: UiServer) -> None:
         for i in range(1, depth + 1)
     ]
     ui_server.store.write(chain)
-    with httpx.Client(base_url=ui_server.url, timeout=30) as client:
-        login = client.get("/login").text
-        token = login.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-        client.post("/login", data={"csrf_token": token, "name": "ada"})
-        response = client.get(f"/traces/{tid(7002)}")
+    response = _get_signed_in(ui_server, f"/traces/{tid(7002)}")
     assert response.status_code == 200
     assert response.text.count('class="tree-row') == depth
     assert f'data-depth="{depth - 1}"' in response.text
+
+
+def test_spans_whose_parents_form_a_cycle_are_still_shown(ui_server: UiServer) -> None:
+    # No root, and each span's parent is the other: nothing is reachable from a root.
+    ui_server.store.write(
+        [make_span(7003, 1, 2, project="demo"), make_span(7003, 2, 1, start_ms=5, project="demo")]
+    )
+    response = _get_signed_in(ui_server, f"/traces/{tid(7003)}")
+    assert response.status_code == 200
+    assert response.text.count('class="tree-row') == 2
 
 
 def test_an_evaluation_links_to_its_judge_trace(

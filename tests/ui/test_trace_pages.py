@@ -18,6 +18,7 @@ from tests.ui.conftest import UiServer, sign_in
 from tracejudge.demo import DemoRun, Expect
 from tracejudge.demo.prompt import NO_CONTEXT
 from tracejudge.model import SpanKind
+from tracejudge.store.review import SQLiteReviewStore
 
 
 @pytest.fixture
@@ -116,3 +117,22 @@ def test_open_a_demo_trace_and_read_it(
     assert "?span=" in page.url  # the selection is in the URL (shareable)
     assert page.locator(".tree-row.selected .span-name").inner_text() == "get_order_status"
     page.screenshot(path=str(artifacts / "trace_page.png"), full_page=False)
+
+
+def test_human_labels_show_on_the_traces_page(
+    page: Any, ui_server: UiServer, tool_trace: Any
+) -> None:
+    review = SQLiteReviewStore(ui_server.db_path)
+    review.annotate("demo", tool_trace.trace_id, "bo", label="fail", note="wrong carrier")
+    review.annotate("demo", tool_trace.trace_id, "cy", label="pass")
+    sign_in(page, ui_server)
+    page.goto(ui_server.at("/projects/demo/traces"))
+    row = page.locator(f'tr[data-trace-id="{tool_trace.trace_id}"]')
+    chips = sorted(c.inner_text() for c in row.locator("td:last-child .chip").all())
+    assert chips == ["fail · bo", "pass · cy"]
+    assert row.locator("td:last-child .chip.fail").get_attribute("title") == "bo: wrong carrier"
+    # Labelled traces drop out of the "Unlabelled" sample.
+    page.click("a:has-text('Unlabelled')")
+    page.wait_for_url("**sample=unlabelled**")
+    expect(page.locator(f'tr[data-trace-id="{tool_trace.trace_id}"]')).to_have_count(0)
+    assert page.locator("table.traces tbody tr").count() > 0

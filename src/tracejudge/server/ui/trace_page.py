@@ -46,6 +46,18 @@ class TreeRow:
     width_pct: float
 
 
+def _walk_all(trace: Trace) -> list[tuple[int, Span]]:
+    """``Trace.walk()`` plus, at depth 0, spans it cannot reach (parent links in a cycle)."""
+    walked = list(trace.walk())
+    seen = {s.span_id for _, s in walked}
+    stranded = sorted((s for s in trace.spans if s.span_id not in seen), key=_start_order)
+    return walked + [(0, s) for s in stranded]
+
+
+def _start_order(span: Span) -> tuple[int, str]:
+    return span.start_ns, span.span_id
+
+
 def tree_rows(trace: Trace) -> list[TreeRow]:
     """The tree depth-first in start order, with timeline bars relative to the trace."""
     start = min(s.start_ns for s in trace.spans)
@@ -59,7 +71,7 @@ def tree_rows(trace: Trace) -> list[TreeRow]:
             offset_pct=round(100 * (s.start_ns - start) / total, 3),
             width_pct=round(max(100 * (s.end_ns - s.start_ns) / total, 0.2), 3),
         )
-        for depth, s in trace.walk()
+        for depth, s in _walk_all(trace)
     ]
 
 
@@ -152,7 +164,7 @@ def _pick(trace: Trace, span_id: str | None) -> Span:
         except KeyError:
             raise NotFound(f"no span {span_id} in trace {trace.trace_id}") from None
     roots = trace.roots
-    return roots[0]
+    return roots[0] if roots else min(trace.spans, key=_start_order)
 
 
 @router.get("/traces/{trace_id}")
@@ -170,7 +182,7 @@ def trace_page(
     by_span: dict[str, list[Evaluation]] = {}
     for e in evaluations:
         by_span.setdefault(e.span_id, []).append(e)
-    root = trace.root or trace.roots[0]
+    root = trace.root or (trace.roots or [selected])[0]
     context = {
         "project": root.project,
         "active": "traces",
