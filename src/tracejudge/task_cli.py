@@ -105,9 +105,9 @@ def _client(db: str | None, url: str | None = None, api_key: str | None = None) 
 def parse_evaluator_options(evaluators: Sequence[str], maps: Sequence[str]) -> list[dict[str, Any]]:
     """``--evaluator`` and ``--map`` options as ``TaskSpec.from_dict`` evaluator entries.
 
-    A map is ``INPUT=PATH`` (every evaluator reading INPUT gets it; with a single
-    evaluator it must read it) or ``EVALUATOR:INPUT=PATH`` for one evaluator, named as
-    given to ``--evaluator`` or by its base name (``latency_budget`` for
+    A map is ``INPUT=PATH`` (for every evaluator given, so each must read INPUT: the spec's
+    ``validate`` says which does not) or ``EVALUATOR:INPUT=PATH`` for one evaluator, named
+    as given to ``--evaluator`` or by its base name (``latency_budget`` for
     ``latency_budget(max_ms=2000)``).
 
     Raises ConfigurationError for a malformed map or one naming no given evaluator.
@@ -141,7 +141,8 @@ def load_task_file(path: Path, *, project: str | None = None) -> list[TaskSpec]:
     ``project`` fills in tasks that name none. Nothing is stored here; the whole file is
     checked first so a bad task leaves the store untouched.
 
-    Raises ConfigurationError / FilterSyntaxError naming the file and the task.
+    Raises ConfigurationError naming the file and the task (a filter error keeps its
+    position in the message).
     """
     import yaml
 
