@@ -9,6 +9,7 @@ works against the other.
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -238,7 +239,7 @@ class RemoteTasks:
         span_id: str | None = None,
         outcome: str | None = None,
         limit: int = 100,
-    ) -> list[SpanOutcome]:
+    ) -> builtins.list[SpanOutcome]:
         params = {"span_id": span_id, "outcome": outcome, "limit": limit}
         page = self._remote._request("GET", self._path(task_id, "outcomes"), params=params)
         return [outcome_from_json(o) for o in self._found(page, task_id)["data"]]

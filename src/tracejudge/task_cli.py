@@ -144,7 +144,7 @@ def load_task_file(path: Path, *, project: str | None = None) -> list[TaskSpec]:
     Raises ConfigurationError naming the file and the task (a filter error keeps its
     position in the message).
     """
-    import yaml
+    import yaml  # type: ignore[import-untyped]
 
     from tracejudge.errors import ConfigurationError, TracejudgeError
     from tracejudge.evals.tasks import TaskSpec

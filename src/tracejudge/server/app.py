@@ -69,11 +69,12 @@ def create_app(
     for the lifespan only: started once the app is up, stopped before the writer.
     """
     settings = settings or Settings()
-    path = getattr(store, "path", None)
-    if (keys is None or tasks is None) and path is None:
-        raise ConfigurationError("keys, tasks: required for a store without a file path")
-    keys = keys if keys is not None else SQLiteKeyStore(path)
-    tasks = tasks if tasks is not None else SQLiteTaskStore(path)
+    if keys is None or tasks is None:
+        path = getattr(store, "path", None)
+        if path is None:
+            raise ConfigurationError("keys, tasks: required for a store without a file path")
+        keys = keys if keys is not None else SQLiteKeyStore(path)
+        tasks = tasks if tasks is not None else SQLiteTaskStore(path)
     queue = IngestQueue(
         store, max_spans=settings.queue_max_spans, write_batch_spans=settings.write_batch_spans
     )

@@ -41,7 +41,9 @@ router = APIRouter(
     responses={**ERROR_RESPONSES, 409: {"description": "Name taken, or the task is deleted"}},
 )
 
-_BAD_SPEC = {400: {"model": FilterErrorPublic, "description": "Bad task definition or filter"}}
+_BAD_SPEC: dict[int | str, dict[str, Any]] = {
+    400: {"model": FilterErrorPublic, "description": "Bad task definition or filter"}
+}
 
 TaskIdPath = Annotated[
     str, Path(min_length=1, max_length=200, description="the task's id (or its name)")
