@@ -16,6 +16,7 @@ routers, ``/static`` and the HTML error pages. Conventions every page module fol
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 
 from fastapi import FastAPI, Request
@@ -74,19 +75,21 @@ def mount_ui(app: FastAPI) -> None:
 
     api_handler = app.exception_handlers.get(TracejudgeError)
 
+    async def as_api(request: Request, exc: Exception) -> Response:
+        if api_handler is None:
+            raise exc
+        answer = api_handler(request, exc)
+        return await answer if inspect.isawaitable(answer) else answer
+
     async def handle(request: Request, exc: Exception) -> Response:
         if isinstance(exc, LoginRequired):
             target = f"/login?next={exc.next_url}"
             if request.headers.get("HX-Request"):
                 return Response(status_code=204, headers={"HX-Redirect": target})
             return RedirectResponse(target, status_code=303)
-        if not is_ui_path(request.url.path) or api_handler is None:
-            if api_handler is None:
-                raise exc
-            return await api_handler(request, exc)  # type: ignore[no-any-return]
         status = status_for(exc)
-        if status >= 500:
-            return await api_handler(request, exc)  # type: ignore[no-any-return]
+        if not is_ui_path(request.url.path) or status >= 500:
+            return await as_api(request, exc)
         return await run_in_threadpool(
             render,
             request,

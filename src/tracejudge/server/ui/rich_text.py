@@ -39,7 +39,7 @@ def highlight_code(code: str, language: str | None) -> str:
         lexer = None
     if lexer is None:
         return str(escape(code))
-    return _pygments_highlight(code, lexer, _FORMATTER)
+    return str(_pygments_highlight(code, lexer, _FORMATTER))
 
 
 def _fence_highlight(code: str, language: str, _attrs: str) -> str:
