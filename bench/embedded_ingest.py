@@ -11,7 +11,10 @@ spans per request) before timing, then measures, each into a fresh SQLite file
 4. the in-process exporter (``register()`` without endpoint): pre-built ``ReadableSpan``
    of the same spans, ``EmbeddedSpanExporter.export`` in batches of 512.
 
-Prints spans/s beside the targets, the serial time split, and peak RSS.
+Prints spans/s beside the targets, the serial time split, and peak RSS. First it prints
+the CPU time a span costs in each stage (``time.process_time`` on this thread, best of
+``--rounds`` passes over the first ``--stage-requests`` requests): unlike spans/s, these
+hardly move when other processes compete for the cores.
 
     python bench/embedded_ingest.py [--traces 20000] [--workers N] [--shared ../shared/bench]
 """
@@ -40,6 +43,7 @@ from tracejudge.ingest.parallel import IngestPool, ingest_requests
 from tracejudge.ingest.pipeline import normalize_spans
 from tracejudge.ingest.raw import RawSpan
 from tracejudge.store import open_store
+from tracejudge.store.prepared import prepare_normalized
 from tracejudge.store.sqlite import SQLiteStore
 
 __all__ = ["main"]
@@ -84,6 +88,49 @@ def _check(store: SQLiteStore, n_spans: int) -> int:
     return len(store.list_spans("bench-agent", limit=n_spans + 1))
 
 
+def _stage_costs(batches: list[bytes], rounds: int) -> dict[str, float]:
+    """CPU microseconds per span of each stage, best of ``rounds`` (see the docstring)."""
+    n_spans = sum(len(decode_protobuf(body)) for body in batches)
+    best: dict[str, float] = {}
+    clock = time.process_time
+    for _ in range(rounds):
+        spent = dict.fromkeys(("decode", "normalize", "prepare", "SQL", "exporter"), 0.0)
+        resources: dict[int, Resource] = {}
+        readable = []
+        with tempfile.TemporaryDirectory() as tmp:
+            store = _timed_store(tmp, "stages")
+            try:
+                for body in batches:
+                    t0 = clock()
+                    raws = decode_protobuf(body)
+                    t1 = clock()
+                    spans, evaluations = normalize_spans(raws)
+                    t2 = clock()
+                    prepared = prepare_normalized(spans, evaluations)
+                    t3 = clock()
+                    store.write_prepared(prepared)
+                    t4 = clock()
+                    spent["decode"] += t1 - t0
+                    spent["normalize"] += t2 - t1
+                    spent["prepare"] += t3 - t2
+                    spent["SQL"] += t4 - t3
+                    readable.extend(_readable(r, resources) for r in raws)
+            finally:
+                store.close()
+            store = _timed_store(tmp, "stages-exporter")
+            exporter = EmbeddedSpanExporter("bench-agent", store=store)
+            try:
+                t0 = clock()
+                for i in range(0, len(readable), EXPORT_BATCH):
+                    exporter.export(readable[i : i + EXPORT_BATCH])
+                spent["exporter"] = clock() - t0
+            finally:
+                store.close()
+        for stage, seconds in spent.items():
+            best[stage] = min(best.get(stage, float("inf")), seconds / n_spans * 1e6)
+    return best
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--traces", type=int, default=20_000)
@@ -91,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
     parser.add_argument("--db", type=Path, help="SQLite file (default: a fresh temp file)")
     parser.add_argument("--workers", type=int, help="worker processes (default: one per CPU)")
+    parser.add_argument("--rounds", type=int, default=3, help="passes for the CPU figures")
+    parser.add_argument("--stage-requests", type=int, default=20, help="requests for them")
     args = parser.parse_args(argv)
 
     gen = load_generator(args.shared)
@@ -102,6 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"workload: {n_spans:,} spans in {len(batches)} requests, "
         f"{sum(map(len, batches)) / 1e6:.1f} MB protobuf"
+    )
+
+    costs = _stage_costs(batches[: args.stage_requests], args.rounds)
+    pipeline = sum(costs[stage] for stage in ("decode", "normalize", "prepare", "SQL"))
+    print(
+        "CPU per span: "
+        + ", ".join(f"{stage} {us:.1f} us" for stage, us in costs.items() if stage != "exporter")
+        + f" (sum {pipeline:.1f} us); exporter.export {costs['exporter']:.1f} us"
     )
 
     # Pass 1: decode + normalize only.
