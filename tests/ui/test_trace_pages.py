@@ -44,6 +44,19 @@ def test_traces_page_lists_the_demo_traces_newest_first(
     assert failed.count() >= 1
     page.screenshot(path=str(artifacts / "traces_page.png"), full_page=True)
 
+    # A random sample gets its seed in the URL: reloading it shows the same traces.
+    page.click("a:has-text('Random sample')")
+    page.wait_for_url("**seed=**")
+    sampled = page.locator("table.traces tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.traceId)"
+    )
+    page.reload()
+    assert sampled == page.locator("table.traces tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.traceId)"
+    )
+    assert sorted(sampled) == sorted(app_traces)  # 20 traces: the sample is all of them
+    page.goto(ui_server.at("/projects/demo/traces"))
+
     page.check("input[name=judges]")
     page.click("button:has-text('Apply')")
     page.wait_for_url("**judges=1**")

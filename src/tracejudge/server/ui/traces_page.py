@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from tracejudge.errors import ConfigurationError, FilterSyntaxError
 from tracejudge.model import Annotation
@@ -92,7 +92,9 @@ def traces(
     session.check_project(project)
     expression = filter.strip()
     if sample is Sampler.RANDOM and seed is None:
-        seed = random.randrange(2**31)
+        # Draw the seed once and put it in the URL, so the sample can be shared and reloaded.
+        query = dict(request.query_params) | {"seed": str(random.randrange(2**31))}
+        return RedirectResponse(f"{request.url.path}?{urlencode(query)}", status_code=303)
     params: dict[str, Any] = {
         "filter": expression,
         "q": q.strip(),
