@@ -127,17 +127,20 @@ def to_raw_spans(spans: Iterable[ReadableSpan]) -> list[RawSpan]:
 
 def _convert(span: ReadableSpan, resource: dict[str, Any], scope: dict[str, Any]) -> RawSpan:
     ctx = span.context
+    name = span.name
     if ctx is None:
-        raise ValueError(f"span {span.name!r} has no span context")
-    if type(span.name) is not str:
-        raise ValueError(f"span name {span.name!r} is not a string")
+        raise ValueError(f"span {name!r} has no span context")
+    if type(name) is not str:
+        raise ValueError(f"span name {name!r} is not a string")
     parent = span.parent
     status = span.status
+    events = span.events  # each read of these builds a new tuple
+    links = span.links
     return RawSpan(
         _hex_trace(ctx),
         _hex_span(ctx),
         _hex_span(parent) if parent is not None and parent.span_id else None,
-        span.name,
+        name,
         span.kind.name,
         status.status_code.name,
         status.description or None,
@@ -145,14 +148,10 @@ def _convert(span: ReadableSpan, resource: dict[str, Any], scope: dict[str, Any]
         _time_ns(span.end_time, "end time"),
         attributes_dict(span.attributes),
         [
-            {
-                "name": e.name,
-                "time_ns": e.timestamp,
-                "attributes": attributes_dict(e.attributes),
-            }
-            for e in span.events
+            {"name": e.name, "time_ns": e.timestamp, "attributes": attributes_dict(e.attributes)}
+            for e in events
         ]
-        if span.events
+        if events
         else [],
         [
             {
@@ -160,9 +159,9 @@ def _convert(span: ReadableSpan, resource: dict[str, Any], scope: dict[str, Any]
                 "span_id": _hex_span(link.context),
                 "attributes": attributes_dict(link.attributes),
             }
-            for link in span.links
+            for link in links
         ]
-        if span.links
+        if links
         else [],
         resource,
         scope,
