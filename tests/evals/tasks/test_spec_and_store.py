@@ -135,3 +135,23 @@ def test_versions_apply_states_and_lookup(tasks: SQLiteTaskStore) -> None:
             raw.execute("UPDATE eval_task_versions SET spec = '{}'")
     finally:
         raw.close()
+
+
+def test_python_construction_accepts_names_and_mappings() -> None:
+    spec = TaskSpec(
+        name="g",
+        project="shop",
+        evaluators=["json_valid", {"name": "toxicity", "map": {"output": "input"}}],
+        judge={"model": "m", "concurrency": 4},
+    )
+    spec.validate()
+    assert spec.evaluators == (
+        EvaluatorSpec("json_valid"),
+        EvaluatorSpec("toxicity", {"output": "input"}),
+    )
+    assert spec.judge == JudgeSettings(model="m", concurrency=4)
+    assert TaskSpec(name="g", project="shop", evaluators="json_valid").evaluators == (
+        EvaluatorSpec("json_valid"),
+    )
+    with pytest.raises(ConfigurationError, match="judge: unknown key"):
+        TaskSpec(name="g", project="shop", evaluators="json_valid", judge={"url": "x"})

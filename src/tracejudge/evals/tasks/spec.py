@@ -233,6 +233,27 @@ class TaskSpec:
     max_attempts: int = 3
     judge: JudgeSettings = field(default_factory=JudgeSettings)
 
+    def __post_init__(self) -> None:
+        # Friendly construction in Python: evaluators as a list of names or mappings, a
+        # single name, or judge settings as a mapping (validate() checks the rest).
+        evaluators: Any = self.evaluators
+        if isinstance(evaluators, str | EvaluatorSpec | Mapping):
+            evaluators = [evaluators]
+        if isinstance(evaluators, list | tuple) and not all(
+            isinstance(ev, EvaluatorSpec) for ev in evaluators
+        ):
+            evaluators = [
+                EvaluatorSpec.from_value(ev, f"evaluators[{i}]") for i, ev in enumerate(evaluators)
+            ]
+        if isinstance(evaluators, list) or evaluators is not self.evaluators:
+            object.__setattr__(self, "evaluators", tuple(evaluators))
+        if isinstance(self.judge, Mapping):
+            if bad := sorted(set(map(str, self.judge)) - set(_JUDGE_KEYS)):
+                raise ConfigurationError(
+                    f"judge: unknown key(s) {', '.join(bad)}; known: {', '.join(_JUDGE_KEYS)}"
+                )
+            object.__setattr__(self, "judge", JudgeSettings(**self.judge))
+
     # -- checks ----------------------------------------------------------------------------
     def validate(self) -> None:
         """Check every field, compile the filter, resolve every evaluator and input path.
@@ -393,13 +414,7 @@ class TaskSpec:
         judge = values.get("judge")
         if judge is None:
             values.pop("judge", None)
-        elif isinstance(judge, Mapping):
-            if bad := sorted(set(map(str, judge)) - set(_JUDGE_KEYS)):
-                raise ConfigurationError(
-                    f"judge: unknown key(s) {', '.join(bad)}; known: {', '.join(_JUDGE_KEYS)}"
-                )
-            values["judge"] = JudgeSettings(**judge)
-        elif not isinstance(judge, JudgeSettings):
+        elif not isinstance(judge, JudgeSettings | Mapping):
             raise _type_error("judge", "a mapping of judge settings", judge)
         return cls(**values)
 
