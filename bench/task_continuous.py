@@ -15,6 +15,7 @@ does not load the server. After the load ends the time until the task has consid
 span is reported as the catch-up time.
 
     python bench/task_continuous.py [--traces 20000] [--concurrency 4] [--filter EXPR]
+        [--worker-process]
 
 Targets (issue 4): ingest throughput drops by less than 20% with the task running; lag
 under 5 s. Figures on the shared 2-core machine are noisy (the load generator and the
@@ -24,6 +25,7 @@ server share the cores).
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import sys
 import tempfile
@@ -144,12 +146,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--evaluator", default="latency_budget(max_ms=2000)")
     p.add_argument("--filter", default='kind == "LLM"', help="'' scores every span")
     p.add_argument("--sample-every", type=float, default=0.25, help="lag sampling period, s")
+    p.add_argument(
+        "--worker-process",
+        action="store_true",
+        help="run the server's task worker as a child process (TRACEJUDGE_TASK_WORKER_PROCESS)",
+    )
     p.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
     a = p.parse_args(argv)
+    if a.worker_process:  # inherited by the server processes started below
+        os.environ["TRACEJUDGE_TASK_WORKER_PROCESS"] = "true"
 
     batches = build_workload(a.shared, a.traces, a.batch_spans)
     spans = a.traces * 5
-    print(f"workload: {len(batches)} POSTs, {spans:,} spans; task: {a.evaluator} on {a.filter!r}")
+    where = "a child process" if a.worker_process else "a thread of the server"
+    print(
+        f"workload: {len(batches)} POSTs, {spans:,} spans; task: {a.evaluator} on {a.filter!r}, "
+        f"worker in {where}"
+    )
     task = {"name": "bench-continuous", "project": PROJECT, "evaluators": [a.evaluator]}
     if a.filter:
         task["filter"] = a.filter

@@ -215,3 +215,23 @@ def test_with_keys_a_task_judge_url_must_be_allowed(tmp_path: Path) -> None:
             assert http.post(url + "/api/v1/tasks", json=evil, headers=auth).status_code == 403
     finally:
         store.close()
+
+
+def test_worker_in_a_child_process_scores_too(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "child.db")
+    try:
+        settings = Settings(task_worker_process=True, task_poll_interval_s=0.1)
+        with run_server(store, settings) as url, httpx.Client() as http:
+            task_id = http.post(url + "/api/v1/tasks", json=LLM_TASK).json()["id"]
+            spans = [s for t in range(1, 4) for s in llm_trace(t)]
+            r = http.post(url + "/v1/traces", content=make_request(spans), headers=PROTOBUF)
+            assert r.status_code == 200
+            assert wait_for(
+                lambda: (
+                    http.get(f"{url}/api/v1/tasks/{task_id}").json()["counts"]
+                    == {"scored": 3, "filtered": 6}
+                ),
+                timeout=30,
+            )
+    finally:
+        store.close()

@@ -125,3 +125,38 @@ def test_sigkill_mid_task_scores_every_span_exactly_once(
         assert after["cursor"] == after["max_seq"] == status["cursor"]
         assert status["counts"] == {"scored": total, "filtered": 2 * total}
         assert status["evaluators"][0]["passed"] == total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie may wait for a reaper)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_worker_process_does_not_outlive_a_killed_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRACEJUDGE_TASK_WORKER_PROCESS", "true")
+    server = _start_server(tmp_path / "orphan.db", _free_port())
+    try:
+        assert wait_for(lambda: bool(_children(server.pid)), 10)
+        workers = [
+            c for c in _children(server.pid)
+            if b"spawn" in Path(f"/proc/{c}/cmdline").read_bytes()
+        ]  # fmt: skip
+        assert workers, "the task worker runs as a child process"
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait(10)
+        assert wait_for(lambda: not any(_running(w) for w in workers), 10)
+    finally:
+        server.kill()
+        server.wait(10)

@@ -58,6 +58,9 @@ class Settings:
     task_worker: bool = True
     """Run the eval-task worker (one background thread scoring active tasks) in the server;
     ``serve --no-tasks`` turns it off, e.g. when ``tracejudge task run`` does the work."""
+    task_worker_process: bool = False
+    """Run the task worker in a child process at a lower CPU priority instead of a thread of
+    the server (no shared GIL; the OS serves ingestion first when the cores are busy)."""
     task_poll_interval_s: float = 0.5
     """How often the idle task worker looks for new spans (the floor of a continuous task's lag)."""
     task_judge_urls: str = ""

@@ -1,16 +1,26 @@
-"""The server's eval-task worker: one :class:`~tracejudge.evals.tasks.TaskRunner` thread
-for the app's lifespan.
+"""The server's eval-task worker: one :class:`~tracejudge.evals.tasks.TaskRunner` for the
+app's lifespan, as a thread (default) or as a child process.
 
-It never slows ingestion down by design of the runner (its own SQLite connections,
-bounded batches, short write transactions); here it is only started after the app is
-up and stopped before the ingest writer closes, so a shutdown never cuts a batch off
-mid-transaction (and a kill -9 leaves nothing the runner cannot resume from its cursor).
+The runner never holds up ingestion by design (its own SQLite connections, bounded batches,
+short write transactions); here it is only started after the app is up and stopped before
+the ingest writer closes, so a shutdown never cuts a batch off mid-transaction (and a kill -9
+leaves nothing the runner cannot resume from its cursor).
+
+As a thread it shares the interpreter (and its GIL) with the request handlers and the
+ingest writer. ``Settings.task_worker_process`` moves it into a child process at a lower
+CPU priority (``nice`` +10) instead, so under a CPU-bound ingest load the operating system
+gives ingestion the cores first. The child watches its parent: if the server dies (even by
+kill -9) it stops within a second.
 """
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from multiprocessing.synchronize import Event
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
@@ -18,20 +28,29 @@ from fastapi.concurrency import run_in_threadpool
 from tracejudge.server.settings import Settings
 from tracejudge.store.base import Store
 
-__all__ = ["task_worker"]
+__all__ = ["WORKER_NICE", "task_worker"]
 
 _STOP_TIMEOUT_S = 10.0
+WORKER_NICE = 10
+"""How much lower the worker process's CPU priority is than the server's."""
 
 
 @asynccontextmanager
 async def task_worker(store: Store, tasks: Any, settings: Settings) -> AsyncIterator[Any]:
     """Run the task worker (when ``settings.task_worker``) inside the ``async with``.
 
-    Yields the runner, or None when the worker is turned off. Stopping waits up to
-    ``_STOP_TIMEOUT_S`` for the batch in progress to commit.
+    Yields the runner (a thread), the child process, or None when the worker is turned
+    off. Stopping waits up to ``_STOP_TIMEOUT_S`` for the batch in progress to commit.
     """
     if not settings.task_worker:
         yield None
+        return
+    if settings.task_worker_process:
+        process = _start_process(str(store.path), settings)  # type: ignore[attr-defined]
+        try:
+            yield process
+        finally:
+            await run_in_threadpool(_stop_process, process)
         return
     from tracejudge.evals.tasks import TaskRunner
 
@@ -46,3 +65,51 @@ async def task_worker(store: Store, tasks: Any, settings: Settings) -> AsyncIter
         yield runner
     finally:
         await run_in_threadpool(runner.stop, _STOP_TIMEOUT_S)
+
+
+def _start_process(db_path: str, settings: Settings) -> multiprocessing.process.BaseProcess:
+    ctx = multiprocessing.get_context("spawn")
+    stop = ctx.Event()
+    process = ctx.Process(
+        target=_worker_main,
+        args=(db_path, settings.task_poll_interval_s, settings.task_lease_s, os.getpid(), stop),
+        name="tracejudge-task-worker",
+        daemon=True,
+    )
+    process.start()
+    process._tracejudge_stop = stop  # type: ignore[attr-defined]
+    return process
+
+
+def _stop_process(process: multiprocessing.process.BaseProcess) -> None:
+    """Ask the worker to stop after its batch; terminate it if it does not in time."""
+    process._tracejudge_stop.set()  # type: ignore[attr-defined]
+    process.join(_STOP_TIMEOUT_S)
+    if process.is_alive():
+        process.terminate()
+        process.join(5)
+
+
+def _worker_main(db_path: str, poll_s: float, lease_s: float, parent: int, stop: Event) -> None:
+    """The child process: a runner thread until ``stop`` is set or the parent is gone."""
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICE)
+    from tracejudge.evals.tasks import TaskRunner
+    from tracejudge.store import open_store
+    from tracejudge.store.tasks import SQLiteTaskStore
+
+    store = open_store(db_path)
+    runner = TaskRunner(
+        store,  # type: ignore[arg-type]
+        tasks=SQLiteTaskStore(db_path),
+        poll_interval_s=poll_s,
+        lease_s=lease_s,
+    )
+    runner.start()
+    try:
+        while not stop.wait(1.0):
+            if os.getppid() != parent:  # the server died (kill -9): do not outlive it
+                break
+    finally:
+        runner.stop(_STOP_TIMEOUT_S)
+        store.close()
