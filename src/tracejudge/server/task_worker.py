@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from multiprocessing.synchronize import Event
@@ -92,6 +93,8 @@ def _stop_process(process: multiprocessing.process.BaseProcess) -> None:
 
 def _worker_main(db_path: str, poll_s: float, lease_s: float, parent: int, stop: Event) -> None:
     """The child process: a runner thread until ``stop`` is set or the parent is gone."""
+    # Ctrl-C in a terminal reaches the whole process group: the server decides when we stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICE)
     from tracejudge.evals.tasks import TaskRunner
