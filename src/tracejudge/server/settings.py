@@ -61,6 +61,9 @@ class Settings:
     task_worker_process: bool = False
     """Run the task worker in a child process at a lower CPU priority instead of a thread of
     the server (no shared GIL; the OS serves ingestion first when the cores are busy)."""
+    task_worker_nice: int = 10
+    """CPU priority of the worker process below the server's (``nice`` increment, 0..19):
+    higher favours ingest throughput, lower the task's lag."""
     task_poll_interval_s: float = 0.5
     """How often the idle task worker looks for new spans (the floor of a continuous task's lag)."""
     task_judge_urls: str = ""
@@ -94,6 +97,10 @@ class Settings:
             raise ConfigurationError(f"retry_after_s must be >= 0, got {self.retry_after_s!r}")
         if not self.host:
             raise ConfigurationError("host must not be empty")
+        if not 0 <= self.task_worker_nice <= 19:
+            raise ConfigurationError(
+                f"task_worker_nice must be in 0..19, got {self.task_worker_nice!r}"
+            )
         if not self.project_header:
             raise ConfigurationError("project_header must not be empty")
 

@@ -8,9 +8,9 @@ leaves nothing the runner cannot resume from its cursor).
 
 As a thread it shares the interpreter (and its GIL) with the request handlers and the
 ingest writer. ``Settings.task_worker_process`` moves it into a child process at a lower
-CPU priority (``nice`` +10) instead, so under a CPU-bound ingest load the operating system
-gives ingestion the cores first. The child watches its parent: if the server dies (even by
-kill -9) it stops within a second.
+CPU priority (``Settings.task_worker_nice``, +10 by default) instead, so under a CPU-bound
+ingest load the operating system gives ingestion the cores first. The child watches its
+parent: if the server dies (even by kill -9) it stops within a second.
 """
 
 from __future__ import annotations
@@ -29,11 +29,9 @@ from fastapi.concurrency import run_in_threadpool
 from tracejudge.server.settings import Settings
 from tracejudge.store.base import Store
 
-__all__ = ["WORKER_NICE", "task_worker"]
+__all__ = ["task_worker"]
 
 _STOP_TIMEOUT_S = 10.0
-WORKER_NICE = 10
-"""How much lower the worker process's CPU priority is than the server's."""
 
 
 @asynccontextmanager
@@ -73,7 +71,7 @@ def _start_process(db_path: str, settings: Settings) -> multiprocessing.process.
     stop = ctx.Event()
     process = ctx.Process(
         target=_worker_main,
-        args=(db_path, settings.task_poll_interval_s, settings.task_lease_s, os.getpid(), stop),
+        args=(db_path, settings, os.getpid(), stop),
         name="tracejudge-task-worker",
         daemon=True,
     )
@@ -91,12 +89,12 @@ def _stop_process(process: multiprocessing.process.BaseProcess) -> None:
         process.join(5)
 
 
-def _worker_main(db_path: str, poll_s: float, lease_s: float, parent: int, stop: Event) -> None:
+def _worker_main(db_path: str, settings: Settings, parent: int, stop: Event) -> None:
     """The child process: a runner thread until ``stop`` is set or the parent is gone."""
     # Ctrl-C in a terminal reaches the whole process group: the server decides when we stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError):
-        os.nice(WORKER_NICE)
+        os.nice(settings.task_worker_nice)
     from tracejudge.evals.tasks import TaskRunner
     from tracejudge.store import open_store
     from tracejudge.store.tasks import SQLiteTaskStore
@@ -105,8 +103,8 @@ def _worker_main(db_path: str, poll_s: float, lease_s: float, parent: int, stop:
     runner = TaskRunner(
         store,  # type: ignore[arg-type]
         tasks=SQLiteTaskStore(db_path),
-        poll_interval_s=poll_s,
-        lease_s=lease_s,
+        poll_interval_s=settings.task_poll_interval_s,
+        lease_s=settings.task_lease_s,
     )
     runner.start()
     try:
