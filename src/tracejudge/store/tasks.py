@@ -647,6 +647,11 @@ class SQLiteTaskStore:
                 (task_id, owner),
             )
 
+    def note_error(self, task_id: str, message: str) -> None:
+        """Record ``message`` as the task's last error (shown by :meth:`status`)."""
+        with self._connect(write=True) as conn:
+            conn.execute("UPDATE eval_tasks SET last_error = ? WHERE id = ?", (message, task_id))
+
     def runner_state(self, task_id: str) -> RunnerState:
         """The task with its cursor, admitted count, range end, back-off and lease."""
         with self._connect() as conn:

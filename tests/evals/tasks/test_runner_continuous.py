@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tracejudge.errors import ConfigurationError
 from tracejudge.evals.judge import Judge
 from tracejudge.evals.tasks import JudgeSettings, TaskRunner, TaskSpec
 from tracejudge.model import Evaluation
@@ -273,3 +274,28 @@ def test_rate_limited_judge_backs_the_task_off(
     now[0] += 3_000_000_000
     assert runner.run_once(task.id).outcomes == {"scored": 5}
     assert tasks.status(task.id).counts == {"scored": 8}
+
+
+def test_a_failing_task_is_noted_and_does_not_stop_the_others(
+    store: SQLiteStore, tasks: SQLiteTaskStore
+) -> None:
+    def no_judge(settings: JudgeSettings) -> Judge:
+        raise ConfigurationError("judge model: no such deployment")
+
+    broken = tasks.create(
+        TaskSpec.from_dict({"name": "broken", "project": "shop", "evaluators": ["toxicity"]})
+    )
+    healthy = tasks.create(
+        TaskSpec.from_dict({"name": "healthy", "project": "shop", "evaluators": ["json_valid"]})
+    )
+    store.write([make_span(n) for n in range(5)])
+    runner = TaskRunner(store, tasks=tasks, judge_factory=no_judge, poll_interval_s=0.05)
+    runner.start()
+    try:
+        _wait_for(lambda: tasks.status(healthy.id).considered == 5, 5)
+        _wait_for(lambda: tasks.status(broken.id).last_error is not None, 5)
+        assert runner.running
+    finally:
+        runner.stop()
+    status = tasks.status(broken.id)
+    assert "no such deployment" in (status.last_error or "") and status.considered == 0

@@ -194,6 +194,8 @@ class TaskRunner:
         self._task_locks: dict[str, threading.Lock] = {}
         self._buckets: dict[str, _Bucket] = {}
         self._failures: Counter[str] = Counter()  # consecutive all-failed batches per task
+        self._broken: Counter[str] = Counter()  # consecutive batches that raised, per task
+        self._broken_until: dict[str, float] = {}  # monotonic time to try such a task again
         self._lock = threading.Lock()
         self._local = threading.local()
         self._thread: threading.Thread | None = None
@@ -288,16 +290,31 @@ class TaskRunner:
                 for task_id in ids:
                     if self._stop.is_set():
                         break
+                    if self._broken_until.get(task_id, 0.0) > time.monotonic():
+                        continue
                     try:
                         busy |= self._background_batch(task_id)
-                    except Exception:
-                        _log.exception("task runner: batch of task %s failed", task_id)
+                        self._broken.pop(task_id, None)
+                    except Exception as exc:
+                        self._broken_batch(task_id, exc)
                 if not busy:
                     self._stop.wait(self.poll_interval_s)
         finally:
             for task_id in list(self._held):
                 self._release(task_id)
             self._close_loop()
+
+    def _broken_batch(self, task_id: str, exc: Exception) -> None:
+        """A batch raised (a bug, or the database refusing): log it, note it on the task
+        as its last error and leave the task alone for a while (doubling each time)."""
+        _log.exception("task runner: batch of task %s failed", task_id)
+        self._broken[task_id] += 1
+        wait = min(self.retry_backoff_s * 2 ** (self._broken[task_id] - 1), self.max_backoff_s)
+        self._broken_until[task_id] = time.monotonic() + max(wait, self.poll_interval_s)
+        try:
+            self.tasks.note_error(task_id, f"runner: {type(exc).__name__}: {exc}")
+        except Exception:
+            _log.exception("task runner: cannot record the error of task %s", task_id)
 
     def _background_batch(self, task_id: str) -> bool:
         """One batch if the lease is ours; True when there is more work right away."""
