@@ -12,8 +12,9 @@ worker and ``tracejudge task run`` in a shell share one state:
 ``eval_task_versions``
     Every definition a task ever had, write-once (UPDATE/DELETE rejected by triggers).
 ``eval_task_outcomes``
-    The run log: one row per (task, span, evaluator) considered, UNIQUE on that key, with
-    the outcome, attempts, error, retry time and the id of the evaluation written.
+    The run log: one row per (task, span, evaluator) considered, UNIQUE on that key (the
+    span named by its ``ingest_seq``, so the key grows with the cursor), with the outcome,
+    attempts, error, retry time and the id of the evaluation written.
 
 A batch of the runner is committed by :meth:`SQLiteTaskStore.commit_batch` in one short
 ``BEGIN IMMEDIATE`` transaction: the evaluations, the outcomes and the advanced cursor go
