@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from tracejudge.errors import ConfigurationError, FilterSyntaxError, NotFound, TraceNotFound
 from tracejudge.model import Annotation, Category, ReviewQueue, Span, Trace
+from tracejudge.query.paths import span_documents
 from tracejudge.review.annotations import state_of
 from tracejudge.review.taxonomy import SaturationPoint
 from tracejudge.server.deps import StoreDep, TraceIdPath
@@ -32,6 +33,7 @@ from tracejudge.server.review_schemas import annotation_json
 from tracejudge.server.routes.review import ReviewStoreDep
 from tracejudge.server.ui.auth import CsrfChecked, UiSession, UiSessionDep
 from tracejudge.server.ui.rich_text import markdown
+from tracejudge.server.ui.span_view import span_messages
 from tracejudge.server.ui.templating import render
 from tracejudge.store.review import SQLiteReviewStore
 
@@ -326,12 +328,41 @@ def _queue_item(
                 "input_html": markdown(root.input),
                 "output_html": markdown(root.output),
                 "lines": [_SpanLine(s, d) for d, s in tree.walk()],
+                "documents": [(s, docs) for s in spans if (docs := span_documents(s))],
+                "last_call": _last_call(spans),
                 "evaluations": store.evaluations(trace_id=trace_id),
                 "labels": labels,
                 **panel_context(review, project, trace_id, session.user, spans, queue_id=queue.id),
             }
         )
     return render(request, "review/queue.html", context, status_code=404 if error else 200)
+
+
+@dataclass(frozen=True, slots=True)
+class _Bubble:
+    role: str
+    html: Any  # markupsafe.Markup from rich_text.markdown (escaped user content)
+    tools: tuple[str, ...]  # "name(arguments)" of the calls the model asked for
+
+
+def _last_call(spans: Sequence[Span]) -> tuple[Span, list[_Bubble]] | None:
+    """The last LLM call of the trace as chat bubbles: what the model saw and answered."""
+    llm = [s for s in spans if s.kind == "LLM"]
+    if not llm:
+        return None
+    span = max(llm, key=lambda s: (s.end_ns, s.start_ns))
+    inputs, outputs = span_messages(span)
+    bubbles = [
+        _Bubble(
+            m.role,
+            markdown(m.content),
+            tuple(
+                f"{c.name}({c.arguments if c.arguments is not None else ''})" for c in m.tool_calls
+            ),
+        )
+        for m in (*inputs, *outputs)
+    ]
+    return (span, bubbles) if bubbles else None
 
 
 # -- taxonomy ----------------------------------------------------------------------------
