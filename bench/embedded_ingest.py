@@ -53,6 +53,9 @@ TARGET_DECODE_NORMALIZE = 60_000  # spans/s
 EXPORT_BATCH = 512  # BatchSpanProcessor's default max_export_batch_size
 
 
+_SCOPES: dict[tuple[str, str], InstrumentationScope] = {}
+
+
 def _verdict(value: float, target: float) -> str:
     return (
         f"{value:>10,.0f} spans/s  (target >= {target:,.0f}: {'OK' if value >= target else 'MISS'})"
@@ -60,10 +63,16 @@ def _verdict(value: float, target: float) -> str:
 
 
 def _readable(raw: RawSpan, resources: dict[int, Resource]) -> ReadableSpan:
-    """The SDK span an instrumented app would have produced for ``raw``."""
+    """The SDK span an instrumented app would have produced for ``raw``: one Resource
+    per provider and one InstrumentationScope per tracer, shared by their spans."""
     resource = resources.get(id(raw.resource))
     if resource is None:
         resource = resources[id(raw.resource)] = Resource(raw.resource)
+    scope = _SCOPES.get((raw.scope["name"], raw.scope["version"]))
+    if scope is None:
+        scope = _SCOPES[raw.scope["name"], raw.scope["version"]] = InstrumentationScope(
+            raw.scope["name"], raw.scope["version"]
+        )
     context = SpanContext(int(raw.trace_id, 16), int(raw.span_id, 16), is_remote=False)
     parent = raw.parent_span_id
     return ReadableSpan(
@@ -76,7 +85,7 @@ def _readable(raw: RawSpan, resources: dict[int, Resource]) -> ReadableSpan:
         status=Status(StatusCode[raw.status_code], raw.status_message),
         start_time=raw.start_ns,
         end_time=raw.end_ns,
-        instrumentation_scope=InstrumentationScope(raw.scope["name"], raw.scope["version"]),
+        instrumentation_scope=scope,
     )
 
 
