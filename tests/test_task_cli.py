@@ -206,3 +206,8 @@ def test_parse_evaluator_options() -> None:
     ]
     with pytest.raises(ConfigurationError, match="INPUT=PATH"):
         parse_evaluator_options(["json_valid"], [":output=x"])
+
+
+def test_serve_rejects_an_unknown_task_worker_kind(tmp_path: Path) -> None:
+    code, out = run("serve", "--task-worker", "fiber", "--db", str(tmp_path / "s.db"))
+    assert code == 1 and "--task-worker" in out and "thread or process" in out

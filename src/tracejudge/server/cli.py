@@ -32,6 +32,7 @@ _DbOption = Annotated[
 ]
 
 APP_FACTORY = "tracejudge.server.app:app_from_env"
+_PROCESS_ENV = "TRACEJUDGE_TASK_WORKER_PROCESS"
 
 keys_app = typer.Typer(
     name="keys",
@@ -74,6 +75,16 @@ def serve_command(
             "`tracejudge task run`)",
         ),
     ] = True,
+    task_worker: Annotated[
+        str | None,
+        typer.Option(
+            "--task-worker",
+            help="Run the eval-task worker as a lower-priority child 'process' (no GIL shared "
+            "with ingest) or as a 'thread' of the server [default: $TRACEJUDGE_TASK_WORKER_"
+            "PROCESS, else process]",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the server: OTLP/HTTP at /v1/traces, the REST API at /api/v1 and, in the
     background, the eval-task worker.
@@ -89,8 +100,20 @@ def serve_command(
     from tracejudge.store import open_store
 
     with _user_errors():
-        # --no-tasks wins; without it, TRACEJUDGE_TASK_WORKER (default on) decides.
-        settings = Settings.from_env(host=host, port=port, task_worker=None if tasks else False)
+        if task_worker not in (None, "thread", "process"):
+            _fail(f"--task-worker: expected thread or process, got {task_worker!r}")
+        # --no-tasks wins; without it, TRACEJUDGE_TASK_WORKER (default on) decides. The
+        # served app runs the worker as a process unless told otherwise (measured: far less
+        # ingest slow-down than a thread; see docs/benchmarks.md).
+        process = None if task_worker is None else task_worker == "process"
+        if process is None and _PROCESS_ENV not in os.environ:
+            process = True
+        settings = Settings.from_env(
+            host=host,
+            port=port,
+            task_worker=None if tasks else False,
+            task_worker_process=process,
+        )
         store = open_store(db)
     keys = SQLiteKeyStore(store.path)  # type: ignore[attr-defined]
     if not is_loopback_host(settings.host) and not keys.has_active():
@@ -117,6 +140,7 @@ def serve_command(
             os.environ[DB_ENV] = str(store.path)  # type: ignore[attr-defined]
             if not settings.task_worker:
                 os.environ["TRACEJUDGE_TASK_WORKER"] = "false"
+            os.environ[_PROCESS_ENV] = str(settings.task_worker_process).lower()
             uvicorn.run(APP_FACTORY, factory=True, workers=workers, **options)  # type: ignore[arg-type]
     finally:
         store.close()

@@ -64,6 +64,10 @@ class Settings:
     task_worker_nice: int = 10
     """CPU priority of the worker process below the server's (``nice`` increment, 0..19):
     higher favours ingest throughput, lower the task's lag."""
+    task_batch_size: int = 1024
+    """Spans the task worker decides per batch (one short write transaction each): bigger
+    batches cost less per span (measured: 1,024 about 1.5x cheaper than 256), smaller ones
+    hold the write lock for less time."""
     task_poll_interval_s: float = 0.5
     """How often the idle task worker looks for new spans (the floor of a continuous task's lag)."""
     task_judge_urls: str = ""
@@ -87,6 +91,7 @@ class Settings:
             "write_timeout_s",
             "task_poll_interval_s",
             "task_lease_s",
+            "task_batch_size",
         )
         for name in positive:
             if getattr(self, name) <= 0:

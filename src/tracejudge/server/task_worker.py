@@ -56,6 +56,7 @@ async def task_worker(store: Store, tasks: Any, settings: Settings) -> AsyncIter
     runner = TaskRunner(
         store,  # type: ignore[arg-type]  # the server's store is a SQLiteStore
         tasks=tasks,
+        batch_size=settings.task_batch_size,
         poll_interval_s=settings.task_poll_interval_s,
         lease_s=settings.task_lease_s,
     )
@@ -103,6 +104,7 @@ def _worker_main(db_path: str, settings: Settings, parent: int, stop: Event) -> 
     runner = TaskRunner(
         store,  # type: ignore[arg-type]
         tasks=SQLiteTaskStore(db_path),
+        batch_size=settings.task_batch_size,
         poll_interval_s=settings.task_poll_interval_s,
         lease_s=settings.task_lease_s,
     )
