@@ -149,10 +149,13 @@ class TaskHandle:
                 "run(): tasks run next to an embedded SQLite store; a server runs its tasks itself"
             )
         task_runner = TaskRunner(self._store, **runner)
-        if until_idle:
-            report = task_runner.run_until_idle(self.id, timeout_s=timeout_s)
-        else:
-            report = task_runner.run_once(self.id)
+        try:
+            if until_idle:
+                report = task_runner.run_until_idle(self.id, timeout_s=timeout_s)
+            else:
+                report = task_runner.run_once(self.id)
+        finally:
+            task_runner.close()  # its judge event loop thread
         self.refresh()
         return report
 

@@ -5,9 +5,9 @@ this module does the evaluating, with no database writes of its own:
 
 * :func:`bind_evaluators` builds a task version's evaluators once, LLM judges sharing one
   :class:`~tracejudge.evals.judge.Judge` from the task's settings;
-* :func:`evaluate_items` resolves each pair's inputs (loading the trace only for
-  evaluators that read ``trace.*``), runs code evaluators inline and LLM judges
-  concurrently on asyncio (the task's ``concurrency``), and never raises;
+* :func:`prepare_items` resolves each pair's inputs (loading the trace only for
+  evaluators that read ``trace.*``) and runs code evaluators inline; :func:`judge_items`
+  runs the LLM judges concurrently on asyncio (the task's ``concurrency``); neither raises;
 * :func:`settle` turns the results into evaluation records (``source="task"``,
   deterministic ids) and run-log rows: ``scored``, ``failed`` (no verdict, no retry left,
   an error evaluation written) or ``retrying`` (a judge call failed; retried later with
@@ -43,7 +43,8 @@ __all__ = [
     "WorkItem",
     "bind_evaluators",
     "default_judge_factory",
-    "evaluate_items",
+    "judge_items",
+    "prepare_items",
     "settle",
 ]
 
@@ -137,15 +138,11 @@ class JudgeUsage:
     calls: int = 0
 
 
-def evaluate_items(
-    items: list[WorkItem],
-    store: Store,
-    project: str,
-    concurrency: int,
-    loop: asyncio.AbstractEventLoop,
-) -> None:
-    """Fill each item's result: resolve inputs, run code evaluators inline and LLM judges
-    concurrently on ``loop`` (at most ``concurrency`` at once). Never raises."""
+def prepare_items(
+    items: list[WorkItem], store: Store, project: str
+) -> list[tuple[WorkItem, dict[str, Any]]]:
+    """Resolve each item's inputs and run code evaluators inline; return the LLM-judge
+    items with their inputs, still to be judged (:func:`judge_items`). Never raises."""
     traces: dict[str, Trace] = {}
     pending: list[tuple[WorkItem, dict[str, Any]]] = []
     for item in items:
@@ -164,12 +161,15 @@ def evaluate_items(
             pending.append((item, inputs))
         else:
             item.result, item.latency_ms = run_evaluator(item.bound.evaluator, inputs)
-    if pending:
-        loop.run_until_complete(_judge_all(pending, concurrency))
+    return pending
 
 
-async def _judge_all(pending: list[tuple[WorkItem, dict[str, Any]]], concurrency: int) -> None:
-    slots = asyncio.Semaphore(concurrency)
+async def judge_items(
+    pending: list[tuple[WorkItem, dict[str, Any]]], slots: asyncio.Semaphore
+) -> None:
+    """Judge every pending item, at most ``slots`` at once. ``slots`` may be shared by
+    several groups of one task, so the next group's calls start the moment a slot frees
+    up instead of after this group's slowest call. Never raises."""
 
     async def one(item: WorkItem, inputs: Mapping[str, Any]) -> None:
         async with slots:

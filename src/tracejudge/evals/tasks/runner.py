@@ -26,15 +26,19 @@ new spans.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
 import threading
 import time
 import uuid
-from collections import Counter
-from collections.abc import Callable
+import weakref
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
 from tracejudge.errors import ConfigurationError
 from tracejudge.evals.judge import Judge
@@ -43,9 +47,11 @@ from tracejudge.evals.tasks.execute import (
     WorkItem,
     bind_evaluators,
     default_judge_factory,
-    evaluate_items,
+    judge_items,
+    prepare_items,
     settle,
 )
+from tracejudge.evals.tasks.loop import LoopThread
 from tracejudge.evals.tasks.sampling import in_sample
 from tracejudge.evals.tasks.spec import EvalTask, JudgeSettings, Outcome, TaskSpec
 from tracejudge.model import Span
@@ -66,6 +72,8 @@ _MAX_TRACE_WAIT_S = (
     600.0  # (or 10 idle times) a trace still growing after its root is scored anyway
 )
 _JUDGE_WAVES = 4  # judge evaluations per batch: this many times the task's concurrency
+_AHEAD = 2  # batches with judge calls in flight at once (the next one queues on the slots)
+_STRETCH_S = 5.0  # the background loop streams one judge task at most this long per pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +205,9 @@ class TaskRunner:
         self._broken: Counter[str] = Counter()  # consecutive batches that raised, per task
         self._broken_until: dict[str, float] = {}  # monotonic time to try such a task again
         self._lock = threading.Lock()
-        self._local = threading.local()
+        self._loops = LoopThread()  # judge calls run here, whatever the calling thread
+        self._slots: dict[tuple[str, int], asyncio.Semaphore] = {}  # loop thread only
+        weakref.finalize(self, self._loops.close)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._held: set[str] = set()  # leases the background thread keeps
@@ -227,25 +237,16 @@ class TaskRunner:
         :meth:`start` for a runner that keeps going).
         """
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        total = RunReport()
         task_id = self.tasks.get(task_id).id
         with self._task_lock(task_id):
             if not self.tasks.acquire_lease(task_id, self.owner, self.lease_s):
                 return RunReport(idle=True, busy=True)
+            self._lease_until[task_id] = time.monotonic() + self.lease_s / 2
             try:
-                renew_at = time.monotonic() + self.lease_s / 2
-                while True:
-                    report = self._batch(task_id)
-                    total = total + report
-                    now = time.monotonic()
-                    if report.idle or (deadline is not None and now >= deadline):
-                        return total
-                    if now >= renew_at:
-                        if not self.tasks.acquire_lease(task_id, self.owner, self.lease_s):
-                            return total + RunReport(idle=True, busy=True)
-                        renew_at = now + self.lease_s / 2
+                return self._stream(task_id, deadline)
             finally:
                 if task_id not in self._held:
+                    self._lease_until.pop(task_id, None)
                     self.tasks.release_lease(task_id, self.owner)
 
     def start(self) -> None:
@@ -263,12 +264,19 @@ class TaskRunner:
             self._thread.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop the background thread (after its current batch) and release its leases."""
+        """Stop the background thread (after its current batches) and release its leases;
+        also stops the judge event loop (a later run starts a new one)."""
         self._stop.set()
         thread = self._thread
         if thread is not None:
             thread.join(timeout_s)
         self._thread = None
+        self._loops.close()
+        self._slots.clear()  # bound to the closed loop
+
+    def close(self) -> None:
+        """Stop the background thread and the judge event loop (same as :meth:`stop`)."""
+        self.stop()
 
     @property
     def running(self) -> bool:
@@ -302,7 +310,6 @@ class TaskRunner:
         finally:
             for task_id in list(self._held):
                 self._release(task_id)
-            self._close_loop()
 
     def _broken_batch(self, task_id: str, exc: Exception) -> None:
         """A batch raised (a bug, or the database refusing): log it, note it on the task
@@ -317,21 +324,38 @@ class TaskRunner:
             _log.exception("task runner: cannot record the error of task %s", task_id)
 
     def _background_batch(self, task_id: str) -> bool:
-        """One batch if the lease is ours; True when there is more work right away."""
+        """One batch if the lease is ours (a task with LLM judges: batches streamed for up
+        to a few seconds); True when there is more work right away."""
         with self._task_lock(task_id):
             now = time.monotonic()
-            if task_id not in self._held or self._lease_until.get(task_id, 0) < now:
-                # Renew at half-life: a poll of an idle task costs no write.
+            if task_id not in self._held:
                 if not self.tasks.acquire_lease(task_id, self.owner, self.lease_s):
-                    self._held.discard(task_id)
                     return False
                 self._held.add(task_id)
                 self._lease_until[task_id] = now + self.lease_s / 2
-            report = self._batch(task_id)
+            elif not self._keep_lease(task_id):
+                self._held.discard(task_id)
+                return False
+            prepared = self._prepared.get(task_id)
+            judges = prepared is not None and any(b.is_judge for b in prepared.evaluators)
+            stretch = min(_STRETCH_S, self.lease_s / 4) if judges else 0.0
+            report = self._stream(task_id, time.monotonic() + stretch)
             if report.busy:  # the lease was lost (expired and taken): ask for it again
                 self._held.discard(task_id)
                 self._lease_until.pop(task_id, None)
         return not report.idle
+
+    def _keep_lease(self, task_id: str) -> bool:
+        """Renew the held lease at its half-life (a poll of an idle task costs no write);
+        False if it was lost."""
+        now = time.monotonic()
+        if self._lease_until.get(task_id, 0.0) >= now:
+            return True
+        if not self.tasks.acquire_lease(task_id, self.owner, self.lease_s):
+            self._lease_until.pop(task_id, None)
+            return False
+        self._lease_until[task_id] = now + self.lease_s / 2
+        return True
 
     def _release(self, task_id: str) -> None:
         self._held.discard(task_id)
@@ -356,28 +380,101 @@ class TaskRunner:
 
     def _batch(self, task_id: str) -> RunReport:
         """One batch of a task whose lease this runner holds."""
+        plan = self._plan(task_id, ())
+        return RunReport(idle=True) if plan is None else self._finish(plan)
+
+    def _stream(self, task_id: str, deadline: float | None) -> RunReport:
+        """Batches of a task whose lease this runner holds, until idle, the lease is lost
+        or ``deadline`` (monotonic) passes.
+
+        Judge calls stream: while one batch's calls are in flight the next batch is
+        picked, prepared and queued on the same ``concurrency`` slots, and a finished
+        batch is committed while the next one's calls run, so no slot waits for the scan
+        or the commit. Batches still commit one by one in cursor order, each guarded by
+        the cursor the previous one left (see :meth:`_finish`).
+        """
+        total = RunReport()
+        pending: deque[_Plan] = deque()
+        planning = True
+        stopped = False  # stopped early: report idle (or busy) whatever the last batch said
+        try:
+            while True:
+                while planning and (
+                    not pending
+                    or (
+                        len(pending) < _AHEAD
+                        and pending[-1].judging is not None
+                        and not pending[-1].throttled
+                    )
+                ):
+                    plan = self._plan(task_id, pending)
+                    if plan is None:
+                        planning = False
+                        break
+                    pending.append(plan)
+                    planning = plan.more_work
+                if not pending:
+                    return total + RunReport(idle=True)
+                report = self._finish(pending.popleft())
+                total = total + report
+                if report.busy:
+                    planning, stopped = False, True
+                    total = dataclasses.replace(total, busy=True)
+                elif report.idle:
+                    planning = False
+                    stopped = stopped or bool(pending)
+                elif deadline is not None and time.monotonic() >= deadline:
+                    planning = False
+                elif planning and not self._keep_lease(task_id):
+                    planning, stopped = False, True
+                    total = dataclasses.replace(total, busy=True)
+                if not pending and not planning:
+                    return dataclasses.replace(total, idle=True) if stopped else total
+        finally:
+            for plan in pending:  # only after an exception: do not leave calls running
+                if plan.judging is not None:
+                    plan.judging.cancel()
+
+    def _plan(self, task_id: str, ahead: Sequence[_Plan]) -> _Plan | None:
+        """Pick and prepare the next batch (None: the task is not runnable now).
+
+        ``ahead``: batches picked but not committed yet, oldest first; this one starts at
+        the last one's cursor and leaves out the retries they are still working on.
+        Code evaluators run here; LLM judge calls are started on the runner's event loop.
+        """
         state = self.tasks.runner_state(task_id)
         task = state.task
         if task.state != "active":
-            return RunReport(idle=True)
+            return None
         now = self._clock()
         if state.backoff_until_ns > now:
-            return RunReport(idle=True)
+            return None
+        if ahead:
+            state = dataclasses.replace(
+                state,
+                cursor=ahead[-1].scan.cursor,
+                admitted=state.admitted + sum(p.scan.admitted for p in ahead),
+            )
         prepared = self._prepare(task)
         spec = prepared.spec
         bucket = self._bucket(task_id, spec)
 
         retry_limit = max(1, self.batch_size // 2)
-        retries = self.tasks.due_retries(task_id, now, retry_limit)
+        busy = {key for p in ahead for key in p.retry_keys}
+        retries = [
+            r
+            for r in self.tasks.due_retries(task_id, now, retry_limit + len(busy))
+            if (r.ingest_seq, r.evaluator) not in busy
+        ][:retry_limit]
         items: list[WorkItem] = []
         rows: list[OutcomeRow] = []
         throttled = False
-        retried = 0
+        retried: list[OutcomeRow] = []
         for retry in retries:
             if bucket is not None and not bucket.take(1, time.monotonic()):
                 throttled = True
                 break
-            retried += 1
+            retried.append(retry)
             span = self._find_span(retry.span_id, retry.trace_id, spec.project)
             bound = next((b for b in prepared.evaluators if b.spec.name == retry.evaluator), None)
             if span is None or bound is None:
@@ -399,7 +496,41 @@ class TaskRunner:
         rows.extend(scan.rows)
         items.extend(scan.items)
 
-        evaluate_items(items, self.store, spec.project, spec.concurrency, self._event_loop())
+        plan = _Plan(
+            task=task,
+            expected_cursor=ahead[-1].scan.cursor if ahead else state.cursor,
+            now=now,
+            bucket=bucket,
+            scan=scan,
+            rows=rows,
+            items=items,
+            retried=len(retried),
+            retry_keys=frozenset((r.ingest_seq, r.evaluator) for r in retried),
+            more_retries=len(retries) >= retry_limit,
+            throttled=throttled,
+        )
+        judge = prepare_items(items, self.store, spec.project)
+        if judge:
+            plan.judging = self._loops.submit(self._judge(task_id, spec.concurrency, judge))
+        return plan
+
+    async def _judge(
+        self, task_id: str, concurrency: int, pending: list[tuple[WorkItem, dict[str, Any]]]
+    ) -> None:
+        """Judge a batch's items on the event loop, sharing the task's slots with the
+        batches before and after it."""
+        slots = self._slots.get((task_id, concurrency))
+        if slots is None:
+            slots = self._slots[(task_id, concurrency)] = asyncio.Semaphore(concurrency)
+        await judge_items(pending, slots)
+
+    def _finish(self, plan: _Plan) -> RunReport:
+        """Wait for a batch's judge calls, then commit it (see the module docstring)."""
+        if plan.judging is not None:
+            plan.judging.result()
+        task, scan, now, bucket = plan.task, plan.scan, plan.now, plan.bucket
+        task_id, spec, items = task.id, task.spec, plan.items
+        rows = list(plan.rows)
         settled, evaluations, usage = settle(
             task,
             items,
@@ -411,30 +542,30 @@ class TaskRunner:
         rows.extend(settled)
 
         backoff_until = None
-        judge_items = [i for i in items if i.judge_called]
-        all_failed = bool(judge_items) and all(i.judge_error for i in judge_items)
-        rate_limited = any("rate limited" in (i.judge_error or "") for i in judge_items)
+        judge_items_ = [i for i in items if i.judge_called]
+        all_failed = bool(judge_items_) and all(i.judge_error for i in judge_items_)
+        rate_limited = any("rate limited" in (i.judge_error or "") for i in judge_items_)
         if all_failed or rate_limited:
             self._failures[task_id] += 1
             wait = self.retry_backoff_s * 2 ** (self._failures[task_id] - 1)
             backoff_until = now + int(min(wait, self.max_backoff_s) * _NS)
-        elif judge_items:
+        elif judge_items_:
             self._failures.pop(task_id, None)
             backoff_until = 0
 
-        retrying_delta = sum(1 for r in rows if r.outcome == Outcome.RETRYING) - retried
+        retrying_delta = sum(1 for r in rows if r.outcome == Outcome.RETRYING) - plan.retried
         done = (
             spec.mode == "historic"
             and scan.exhausted
             and self.tasks.pending_retries(task_id) + retrying_delta <= 0
         )
         last_error = next((r.error for r in reversed(rows) if r.error), None)
-        if not rows and scan.cursor == state.cursor and not done and backoff_until is None:
-            return RunReport(idle=not throttled)  # nothing happened: no write at all
+        if not rows and scan.cursor == plan.expected_cursor and not done and backoff_until is None:
+            return RunReport(idle=not plan.throttled)  # nothing happened: no write at all
         committed = self.tasks.commit_batch(
             task_id,
             self.owner,
-            expected_cursor=state.cursor,
+            expected_cursor=plan.expected_cursor,
             new_cursor=scan.cursor,
             considered=scan.considered,
             admitted=scan.admitted,
@@ -449,12 +580,9 @@ class TaskRunner:
         )
         if not committed:  # the lease was lost or another runner moved the cursor
             return RunReport(idle=True, busy=True)
-        if throttled and bucket is not None:
+        if plan.throttled and bucket is not None:
             time.sleep(min(bucket.wait_s(1), self.poll_interval_s))
-        more_work = (
-            throttled or (not scan.exhausted and not scan.waiting) or len(retries) >= retry_limit
-        )
-        idle = done or bool(backoff_until) or not more_work
+        idle = done or bool(backoff_until) or not plan.more_work
         return RunReport(
             considered=scan.considered,
             outcomes=dict(Counter(str(r.outcome) for r in rows)),
@@ -603,19 +731,6 @@ class TaskRunner:
             return False
         return spec.end_ns is None or row.start_ns < spec.end_ns
 
-    # -- evaluation ------------------------------------------------------------------------
-    def _event_loop(self) -> asyncio.AbstractEventLoop:
-        """This thread's event loop, kept so judge connection pools are reused."""
-        loop: asyncio.AbstractEventLoop | None = getattr(self._local, "loop", None)
-        if loop is None or loop.is_closed():
-            loop = self._local.loop = asyncio.new_event_loop()
-        return loop
-
-    def _close_loop(self) -> None:
-        loop: asyncio.AbstractEventLoop | None = getattr(self._local, "loop", None)
-        if loop is not None and not loop.is_closed():
-            loop.close()
-
 
 @dataclass(slots=True)
 class _Scan:
@@ -629,3 +744,27 @@ class _Scan:
     exhausted: bool = True  # no more spans after the cursor right now
     throttled: bool = False  # stopped by the rate cap
     waiting: bool = False  # stopped at a trace that is not idle yet
+
+
+@dataclass(slots=True)
+class _Plan:
+    """One batch picked and prepared; its judge calls may still be in flight."""
+
+    task: EvalTask
+    expected_cursor: int  # the cursor the batch starts at (what its commit checks)
+    now: int
+    bucket: _Bucket | None
+    scan: _Scan
+    rows: list[OutcomeRow]  # outcomes decided without evaluating (filtered, sampled out, ...)
+    items: list[WorkItem]
+    retried: int  # due retries taken into the batch
+    retry_keys: frozenset[tuple[int, str]]  # (ingest_seq, evaluator) of those retries
+    more_retries: bool  # as many due retries as a batch takes: maybe more
+    throttled: bool
+    judging: Future[None] | None = None
+
+    @property
+    def more_work(self) -> bool:
+        """Whether there is more to do right after this batch."""
+        scan = self.scan
+        return self.throttled or (not scan.exhausted and not scan.waiting) or self.more_retries
