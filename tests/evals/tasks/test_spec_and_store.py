@@ -8,6 +8,7 @@ import pytest
 
 from tracejudge.errors import ConfigurationError, FilterSyntaxError, NotFound
 from tracejudge.evals.tasks import EvaluatorSpec, JudgeSettings, TaskSpec
+from tracejudge.store.sqlite import SQLiteStore
 from tracejudge.store.tasks import SQLiteTaskStore
 
 BASE = {"name": "g", "project": "shop", "evaluators": ["json_valid"]}
@@ -155,3 +156,37 @@ def test_python_construction_accepts_names_and_mappings() -> None:
     )
     with pytest.raises(ConfigurationError, match="judge: unknown key"):
         TaskSpec(name="g", project="shop", evaluators="json_valid", judge={"url": "x"})
+
+
+def test_evaluation_spans_read_what_input_paths_can_read(
+    store: SQLiteStore, tasks: SQLiteTaskStore
+) -> None:
+    from dataclasses import replace
+
+    from tracejudge.query.paths import compile_path
+
+    from .conftest import make_span
+
+    spans = [
+        make_span(
+            n,
+            attributes={"llm.model_name": "m", "retrieval.documents": [{"document.id": "d"}]},
+            events=[{"name": "exception", "time_ns": 1, "attributes": {"x": 1}}],
+            resource={"service.name": "shop"},
+            scope={"name": "instr", "version": "1"},
+            tags=("a", "b"),
+        )
+        for n in range(700)  # more than one IN (...) chunk
+    ]
+    store.write(spans)
+    stored = {s.ingest_seq: s for s in store.list_spans("shop", limit=1000)}
+    seqs = sorted(stored)
+    read = tasks.evaluation_spans([*seqs[::-1], 10**9])  # unknown seq: left out
+    assert sorted(read) == seqs
+    for seq, span in read.items():
+        full = stored[seq]
+        assert span == replace(full, events=[], links=[], resource={}, scope={})
+        assert span.tags == ("a", "b") and span.attributes["llm.model_name"] == "m"
+        for path in ("output", "input", "documents", "llm.model_name", "tags", "latency_ms"):
+            assert compile_path(path)(span, None) == compile_path(path)(full, None)
+    assert tasks.evaluation_spans([]) == {}

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 import os
 import threading
@@ -67,7 +66,6 @@ __all__ = ["RunReport", "TaskRunner", "default_judge_factory"]
 
 _log = logging.getLogger(__name__)
 _NS = 1_000_000_000
-_IDS_PER_READ = 300  # span ids per filtered read (the filter language caps its length)
 _MAX_TRACE_WAIT_S = (
     600.0  # (or 10 idle times) a trace still growing after its root is scored anyway
 )
@@ -620,7 +618,8 @@ class TaskRunner:
         """Decide the spans after the cursor: outcome rows and items to evaluate.
 
         Decides on light rows (:meth:`SQLiteTaskStore.scan`); only admitted spans are
-        then read whole.
+        then read, by primary key, with what evaluators can read
+        (:meth:`SQLiteTaskStore.evaluation_spans`).
         """
         scan = _Scan(cursor=state.cursor)
         if limit <= 0:
@@ -677,7 +676,7 @@ class TaskRunner:
             scan.cursor = seq
             scan.considered += 1
         scan.admitted = len(admitted)
-        spans = self._read_spans(admitted, rows, spec.project)
+        spans = self.tasks.evaluation_spans([r.ingest_seq for r in admitted]) if admitted else {}
         for row in admitted:
             span = spans.get(row.ingest_seq) or self._find_span(
                 row.span_id, row.trace_id, spec.project
@@ -693,34 +692,6 @@ class TaskRunner:
                 continue
             scan.items.extend(WorkItem(span, b, row.ingest_seq, 0) for b in prepared.evaluators)
         return scan
-
-    def _read_spans(
-        self, admitted: list[ScanRow], rows: list[ScanRow], project: str
-    ) -> dict[int, Span]:
-        """The admitted spans, whole, by ingest_seq.
-
-        ``rows`` are the scanned rows (the project's spans in ingest order): when most of
-        the range is admitted it is read as is, else only the admitted ids are asked for.
-        """
-        if not admitted:
-            return {}
-        first, last = admitted[0].ingest_seq, admitted[-1].ingest_seq
-        in_range = sum(1 for r in rows if first <= r.ingest_seq <= last)
-        wanted = {r.ingest_seq for r in admitted}
-        if 2 * len(admitted) >= in_range:
-            spans = self.store.list_spans(project, after_seq=first - 1, limit=in_range)
-        else:
-            spans = []
-            ids = sorted({r.span_id for r in admitted})
-            for i in range(0, len(ids), _IDS_PER_READ):
-                chunk = ids[i : i + _IDS_PER_READ]
-                spans += self.store.list_spans(
-                    project,
-                    after_seq=first - 1,
-                    limit=in_range,
-                    filter=f"span_id in {json.dumps(chunk)}",
-                )
-        return {s.ingest_seq: s for s in spans if s.ingest_seq in wanted and s.ingest_seq}
 
     @staticmethod
     def _in_scope(row: ScanRow, spec: TaskSpec) -> bool:
