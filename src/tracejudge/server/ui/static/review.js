@@ -9,6 +9,7 @@
 
   var pending = Promise.resolve();
   var noteTimer = null;
+  var saveGeneration = 0; // bumped by every queued save; see save()
 
   function csrf() {
     var meta = document.querySelector('meta[name="csrf-token"]');
@@ -89,10 +90,13 @@
       return pending; // nothing entered yet: nothing to store
     }
     setStatus(p, "Saving…");
+    var generation = ++saveGeneration;
     pending = pending.then(function () {
       return post("/review/annotate", body).then(function (data) {
         p.dataset.saved = "1";
-        setStatus(p, "Saved");
+        // Only the newest queued save may say "Saved": an older one finishing while a
+        // newer one is still in flight would claim the latest change is stored.
+        if (generation === saveGeneration) setStatus(p, "Saved");
         showProgress(data);
       }, function (error) {
         setStatus(p, "Not saved: " + error.message, true);
