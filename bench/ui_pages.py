@@ -49,12 +49,10 @@ _T0 = 1_790_000_000_000_000_000  # after every generated trace: the big one is n
 def _add_evaluations(path: Path) -> None:
     """One pass/fail verdict on every root span (the traces page shows them as chips)."""
     with SQLiteStore(path, synchronous="NORMAL") as store:
-        if store._query("SELECT 1 FROM evaluations LIMIT 1"):
+        if store.query("SELECT 1 FROM evaluations LIMIT 1"):
             return
         t0 = time.perf_counter()
-        rows = store._query(
-            "SELECT trace_id, root_span_id FROM traces WHERE project = ?", [PROJECT]
-        )
+        rows = store.query("SELECT trace_id, root_span_id FROM traces WHERE project = ?", [PROJECT])
         batch: list[Evaluation] = []
         for i, (trace_id, root) in enumerate(rows):
             batch.append(

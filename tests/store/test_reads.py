@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tracejudge.errors import ConfigurationError
+from tracejudge.errors import ConfigurationError, StoreError
 from tracejudge.model import SpanKind, StatusCode, TraceSummary
-from tracejudge.store.sqlite import PREVIEW_CHARS, SQLiteStore
+from tracejudge.store.schema import TRACE_COLUMNS
+from tracejudge.store.sqlite import PREVIEW_CHARS, SQLiteStore, summary_from_row
 
 from ._factory import T0, make_eval, make_span, sid, tid
 
@@ -187,3 +188,15 @@ def test_trace_with_spans_in_two_projects_is_listed_under_the_first(store: SQLit
     assert [s.span_id for s in store.trace_spans(tid(1), project="a")] == [sid(1)]
     assert len(store.trace_spans(tid(1))) == 2
     assert store.projects() == ["a", "b"]
+
+
+def test_query_reads_rows_and_refuses_to_write(store: SQLiteStore) -> None:
+    store.write(_trace_1())
+    rows = store.query(f"SELECT {', '.join(TRACE_COLUMNS)} FROM traces WHERE project = ?", ["shop"])
+    assert [summary_from_row(r) for r in rows] == [EXPECTED_SUMMARY]
+    with pytest.raises(StoreError, match="readonly"):
+        store.query("DELETE FROM traces")
+    with pytest.raises(StoreError, match="readonly"):
+        store.query("CREATE TABLE scratch (x)")
+    assert store.list_traces("shop") == [EXPECTED_SUMMARY]
+    assert not store.query("SELECT 1 FROM sqlite_master WHERE name = 'scratch'")

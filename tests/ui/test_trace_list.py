@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.store._factory import make_eval, make_span, tid
+from tests.store._factory import make_eval, make_span, sid, tid
 
 from tracejudge.errors import ConfigurationError, FilterSyntaxError
 from tracejudge.server.ui.trace_list import (
@@ -107,6 +107,33 @@ def test_samplers(store: SQLiteStore) -> None:
     review.annotate("shop", tid(5), "ada", note="only a note, no label yet")
     unlabelled = _ids(store, sampler=Sampler.UNLABELLED)
     assert 4 not in unlabelled and 5 in unlabelled and len(unlabelled) == N - 1
+
+
+def test_unlabelled_sampler_agrees_with_the_review_store(store: SQLiteStore) -> None:
+    """Only each annotator's current state counts: a label cleared by undo is unlabelled,
+    a label replaced by a note-only state is unlabelled, another annotator's label counts,
+    span-level labels do not; queue progress and unlabelled-only queues say the same."""
+    review = SQLiteReviewStore(store.path)
+    review.annotate("shop", tid(1), "ada", label="fail")
+    review.undo("shop", tid(1), "ada")  # cleared: unlabelled again
+    review.annotate("shop", tid(2), "ada", label="pass")
+    review.annotate("shop", tid(2), "ada", note="not sure any more")  # label taken away
+    review.annotate("shop", tid(3), "ada", label="pass")
+    review.annotate("shop", tid(3), "bob", note="agree")  # ada's label still current
+    review.annotate("shop", tid(6), "ada", label="fail", span_id=sid(601))
+    review.annotate("shop", tid(7), "ada", label="defer")
+    review.annotate("shop", tid(7), "ada", label="pass")
+    labelled = {3, 7}
+    unlabelled = _ids(store, sampler=Sampler.UNLABELLED)
+    assert unlabelled == [i for i in range(N, 0, -1) if i not in labelled]
+    queue = review.create_queue("shop", "all", filter='kind == "AGENT"', limit=N)
+    assert review.progress(queue.id).labelled == len(labelled)
+    current = {
+        int(a.trace_id, 16) for a in review.current("shop", trace_level_only=True) if a.label
+    }
+    assert current == labelled
+    fresh = review.create_queue("shop", "todo", filter='kind == "AGENT"', unlabelled_only=True)
+    assert [int(t, 16) for t in fresh.items] == unlabelled
 
 
 def test_verdict_chips(store: SQLiteStore) -> None:

@@ -65,6 +65,7 @@ __all__ = [
     "trace_documents",
     "trace_tool_calls",
     "trace_tools",
+    "unflatten",
 ]
 
 Resolver = Callable[[Span, "Trace | None"], Any]
@@ -102,6 +103,17 @@ def _unflatten(attrs: Mapping[str, Any], prefix: str) -> Any:
             node = child
         node[parts[-1]] = value
     return _listify(tree) if tree else _MISSING
+
+
+def unflatten(attrs: Mapping[str, Any], prefix: str) -> Any:
+    """Flattened attributes under ``prefix`` as one value, or None when there are none.
+
+    ``{"llm.input_messages.0.message.role": "user"}`` under ``"llm.input_messages"`` is
+    ``[{"message": {"role": "user"}}]``: dotted keys become nested dicts and dicts whose
+    keys are all digits become lists (in index order), as OpenInference flattens them.
+    """
+    tree = _unflatten(attrs, prefix)
+    return None if tree is _MISSING else tree
 
 
 def _listify(node: Any) -> Any:

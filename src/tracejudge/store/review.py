@@ -51,6 +51,7 @@ from tracejudge.review.taxonomy import Taxonomy, build_taxonomy
 from tracejudge.store.schema import metadata
 
 __all__ = [
+    "LABELLED_TRACE_SQL",
     "REVIEW_TABLES",
     "SQLiteReviewStore",
     "annotation_records",
@@ -166,11 +167,26 @@ def _text(value: object, argument: str, limit: int) -> str:
 
 
 _SELECT_ANNOTATIONS = f"SELECT {', '.join(_ANNOTATION_COLUMNS)} FROM annotations"
-# Newest record per (trace, annotator, span): NULL span ids share one window partition.
+# The one definition of "current": record ``a`` is the current state of its key (project,
+# trace, span, annotator) when no later record has that key. Probes the
+# (project, trace_id, annotator) index.
+_IS_CURRENT = (
+    "NOT EXISTS (SELECT 1 FROM annotations AS newer WHERE newer.project = a.project"
+    " AND newer.trace_id = a.trace_id AND newer.annotator = a.annotator"
+    " AND newer.span_id IS a.span_id AND newer.seq > a.seq)"
+)
 _CURRENT = (
-    f"SELECT {', '.join(_ANNOTATION_COLUMNS)} FROM ("
-    f"SELECT *, row_number() OVER (PARTITION BY trace_id, annotator, span_id "
-    f"ORDER BY seq DESC) AS rn FROM annotations WHERE {{where}}) WHERE rn = 1 ORDER BY seq"
+    f"SELECT {', '.join('a.' + c for c in _ANNOTATION_COLUMNS)} FROM annotations AS a"
+    f" WHERE ({{where}}) AND {_IS_CURRENT} ORDER BY a.seq"
+)
+# The one definition of a labelled trace (queue progress and next item, unlabelled-only
+# queues, the traces page's "unlabelled" sampler): some annotator's current trace-level
+# annotation of it has a label (a label cleared by undo does not count). An SQL condition
+# on ``t.project`` and ``t.trace_id`` of the enclosing query.
+LABELLED_TRACE_SQL = (
+    "EXISTS (SELECT 1 FROM annotations AS a WHERE a.project = t.project"
+    " AND a.trace_id = t.trace_id AND a.span_id IS NULL AND a.label IS NOT NULL"
+    f" AND {_IS_CURRENT})"
 )
 
 
@@ -525,10 +541,10 @@ class SQLiteReviewStore:
                 f" AND ({compiled.sql}))"
             )
             params.extend(compiled.params)
+        if unlabelled_only:
+            sql += f" AND NOT {LABELLED_TRACE_SQL}"
         sql += " ORDER BY t.start_ns DESC, t.trace_rowid DESC"
         skip: set[str] = set()
-        if unlabelled_only:
-            skip |= {a.trace_id for a in self.current(project, trace_level_only=True) if a.label}
         with self._connect() as conn:
             if not include_judge_traces:
                 # Judge traces are few: found through the (project, kind, ...) index rather
@@ -650,13 +666,11 @@ class SQLiteReviewStore:
     def _labelled(conn: sqlite3.Connection, queue: ReviewQueue) -> set[str]:
         """Queue items with a current trace-level label from anyone."""
         rows = conn.execute(
-            _CURRENT.format(
-                where="project = ? AND span_id IS NULL "
-                "AND trace_id IN (SELECT value FROM json_each(?))"
-            ),
+            "SELECT t.trace_id FROM (SELECT ? AS project, value AS trace_id"
+            f" FROM json_each(?)) AS t WHERE {LABELLED_TRACE_SQL}",
             (queue.project, orjson.dumps(list(queue.items)).decode()),
         ).fetchall()
-        return {a.trace_id for a in map(_annotation, rows) if a.label is not None}
+        return {r[0] for r in rows}
 
     @staticmethod
     def _claims(conn: sqlite3.Connection, queue_id: str) -> dict[str, Claim]:

@@ -49,7 +49,7 @@ from tracejudge.store.schema import (
     TRACE_COLUMNS,
 )
 
-__all__ = ["PREVIEW_CHARS", "SQLiteStore"]
+__all__ = ["PREVIEW_CHARS", "SQLiteStore", "summary_from_row"]
 
 
 def _bind_none_cheaply() -> None:
@@ -161,7 +161,12 @@ def _evaluation_from_row(row: Sequence[Any]) -> Evaluation:
     return Evaluation(**values)
 
 
-def _summary_from_row(row: Sequence[Any]) -> TraceSummary:
+def summary_from_row(row: Sequence[Any]) -> TraceSummary:
+    """A :class:`TraceSummary` from a ``traces`` row selected as :data:`TRACE_COLUMNS`.
+
+    Public for read models that select traces with their own SQL (the UI's trace list)
+    through :meth:`SQLiteStore.query`.
+    """
     v = dict(zip(TRACE_COLUMNS, row, strict=True))
     return TraceSummary(
         trace_id=v["trace_id"],
@@ -307,11 +312,22 @@ class SQLiteStore:
         if conn is None:
             try:
                 conn = self._local.conn = self._connect()
+                # Read connections never write: query() hands them arbitrary SQL.
+                conn.execute("PRAGMA query_only = ON")
             except sqlite3.Error as e:
                 raise StoreError(f"cannot open a read connection: {e}") from e
         return conn
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Rows of one read-only SQL statement on this thread's read connection.
+
+        For read models whose SQL the :class:`Store` protocol does not express (the web
+        UI's trace list and judge lookups, benchmarks); the schema is that of
+        :mod:`tracejudge.store.schema`. The connection is ``PRAGMA query_only``, so a
+        statement that would write fails with :class:`StoreError` and changes nothing.
+
+        :raises StoreError: the statement failed (bad SQL, a write, a closed store).
+        """
         try:
             return self._reader().execute(sql, params).fetchall()
         except sqlite3.Error as e:
@@ -451,7 +467,7 @@ class SQLiteStore:
         if project is not None:
             sql += " AND project = ?"
             params.append(project)
-        return [_span_from_row(r) for r in self._query(sql + " ORDER BY start_ns", params)]
+        return [_span_from_row(r) for r in self.query(sql + " ORDER BY start_ns", params)]
 
     def span(self, span_id: str, project: str | None = None) -> Span | None:
         """One span by id, or None (the oldest stored if ids collide across traces)."""
@@ -460,7 +476,7 @@ class SQLiteStore:
         if project is not None:
             sql += " AND s.project = ?"
             params.append(project)
-        rows = self._query(sql + " ORDER BY s.ingest_seq LIMIT 1", params)
+        rows = self.query(sql + " ORDER BY s.ingest_seq LIMIT 1", params)
         return _span_from_row(rows[0]) if rows else None
 
     def list_traces(
@@ -478,7 +494,7 @@ class SQLiteStore:
             sql += " AND start_ns < ?"
             params.append(before)
         sql += " ORDER BY start_ns DESC, trace_rowid DESC LIMIT ?"
-        return [_summary_from_row(r) for r in self._query(sql, [*params, limit])]
+        return [summary_from_row(r) for r in self.query(sql, [*params, limit])]
 
     def list_spans(
         self,
@@ -523,7 +539,7 @@ class SQLiteStore:
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         sql += " ORDER BY ingest_seq LIMIT ?"
-        return [_span_from_row(r) for r in self._query(sql, [*params, limit])]
+        return [_span_from_row(r) for r in self.query(sql, [*params, limit])]
 
     def evaluations(
         self, *, span_id: str | None = None, trace_id: str | None = None
@@ -540,7 +556,7 @@ class SQLiteStore:
         sql = _SELECT_EVALUATIONS + " WHERE " + " AND ".join(clauses)
         return [
             _evaluation_from_row(r)
-            for r in self._query(sql + " ORDER BY created_at_ns, seq", params)
+            for r in self.query(sql + " ORDER BY created_at_ns, seq", params)
         ]
 
     def projects(self) -> list[str]:
@@ -551,7 +567,7 @@ class SQLiteStore:
         names: list[str] = []
         while True:
             sql = "SELECT min(project) FROM spans" + (" WHERE project > ?" if names else "")
-            (name,) = self._query(sql, names[-1:])[0]
+            (name,) = self.query(sql, names[-1:])[0]
             if name is None:
                 return names
             names.append(name)
@@ -577,7 +593,7 @@ class SQLiteStore:
     def _iter_all_rows(self) -> Iterator[Any]:
         after = 0
         while True:
-            rows = self._query(
+            rows = self.query(
                 _SELECT_SPANS + " WHERE ingest_seq > ? ORDER BY ingest_seq LIMIT ?",
                 (after, _VERIFY_CHUNK),
             )

@@ -14,7 +14,7 @@ from typing import Any
 
 from tracejudge import semconv as sc
 from tracejudge.model import Span, SpanKind
-from tracejudge.query.paths import _unflatten, span_tool_calls
+from tracejudge.query.paths import span_tool_calls, unflatten
 from tracejudge.server.ui.rich_text import parse_json
 
 __all__ = [
@@ -79,7 +79,7 @@ def _text(value: Any) -> str | None:
 
 
 def _oi_messages(attrs: dict[str, Any], prefix: str) -> list[Message]:
-    tree = _unflatten(attrs, prefix)
+    tree = unflatten(attrs, prefix)
     out = []
     for item in tree if isinstance(tree, list) else ():
         m = (item or {}).get("message") if isinstance(item, dict) else None

@@ -22,8 +22,9 @@ from tracejudge.errors import ConfigurationError
 from tracejudge.model import Evaluation, TraceSummary
 from tracejudge.query.filter import compile_filter
 from tracejudge.store.base import Store
+from tracejudge.store.review import LABELLED_TRACE_SQL
 from tracejudge.store.schema import TRACE_COLUMNS
-from tracejudge.store.sqlite import SQLiteStore, _summary_from_row
+from tracejudge.store.sqlite import SQLiteStore, summary_from_row
 from tracejudge.store.tasks import FAIL_LABELS, PASS_LABELS
 
 __all__ = [
@@ -59,7 +60,7 @@ class Sampler(StrEnum):
     SLOW = "slow"  # latency outliers: the slowest traces
     LONG = "long"  # length outliers: the longest final outputs
     FAILED = "failed"  # at least one failing evaluation
-    UNLABELLED = "unlabelled"  # no trace-level human label yet
+    UNLABELLED = "unlabelled"  # no current trace-level human label (as review queues count)
 
 
 # SQL of each sort key over the traces table ``t``.
@@ -175,12 +176,6 @@ def _parse_cursor(after: str) -> tuple[int, int]:
         raise ConfigurationError(f"after: not a page cursor: {after!r}") from None
 
 
-def _has_table(store: SQLiteStore, name: str) -> bool:
-    return bool(
-        store._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name])
-    )
-
-
 def _like(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -220,11 +215,8 @@ def list_trace_page(store: Store, query: TraceListQuery) -> TracePage:
             "EXISTS (SELECT 1 FROM evaluations AS e WHERE e.trace_id = t.trace_id"
             f" AND e.error IS NULL AND lower(trim(e.label)) IN ({_FAIL_SQL}))"
         )
-    if query.sampler is Sampler.UNLABELLED and _has_table(sqlite, "annotations"):
-        clauses.append(
-            "NOT EXISTS (SELECT 1 FROM annotations AS a WHERE a.project = t.project"
-            " AND a.trace_id = t.trace_id AND a.span_id IS NULL AND a.label IS NOT NULL)"
-        )
+    if query.sampler is Sampler.UNLABELLED:
+        clauses.append(f"NOT {LABELLED_TRACE_SQL}")  # the review store's own definition
 
     sort = _SAMPLER_SORT.get(query.sampler, query.sort)  # type: ignore[arg-type]
     ranked = query.sampler is Sampler.RANDOM or sort is not Sort.TIME
@@ -251,10 +243,10 @@ def list_trace_page(store: Store, query: TraceListQuery) -> TracePage:
         f" WHERE {' AND '.join(clauses)}"
         f" ORDER BY sort_key DESC, t.trace_rowid DESC LIMIT ?"
     )
-    raw = sqlite._query(sql, [*order_params, *source_params, *params, query.limit + 1])
+    raw = sqlite.query(sql, [*order_params, *source_params, *params, query.limit + 1])
     more = len(raw) > query.limit
     raw = raw[: query.limit]
-    rows = [_summary_from_row(r[: len(TRACE_COLUMNS)]) for r in raw]
+    rows = [summary_from_row(r[: len(TRACE_COLUMNS)]) for r in raw]
     next_cursor = None
     if more and cursor_sql is not None:
         last = raw[-1]

@@ -87,7 +87,7 @@ def judge_traces(store: Store, span: Span, evaluations: list[Evaluation]) -> dic
         return {}
     low = min(e.created_at_ns for e in judged) - _JUDGE_WINDOW_NS
     high = max(e.created_at_ns for e in judged) + 60 * 10**9
-    rows = store._query(
+    rows = store.query(
         "SELECT trace_id, json_extract(attributes, ?), start_ns FROM spans"
         " WHERE project = ? AND kind = 'EVALUATOR' AND start_ns BETWEEN ? AND ?"
         " AND json_extract(attributes, ?) = ? ORDER BY start_ns",
