@@ -12,6 +12,7 @@ import asyncio
 import json
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -120,6 +121,30 @@ def test_next_batch_is_judged_while_the_previous_one_is_in_flight(
     status = tasks.status(task.id)
     assert status.task.state == "done" and status.counts == {"scored": len(spans)}
     assert status.cursor == max(s.ingest_seq or 0 for s in store.list_spans("shop", limit=100))
+
+
+def test_background_runner_streams_a_judge_task_too(
+    store: SQLiteStore,
+    tasks: SQLiteTaskStore,
+    holding_judge: tuple[OpenAIServer, _HoldLastOfFirstBatch],
+) -> None:
+    server, responder = holding_judge
+    spans = [make_span(n) for n in range(2 * _BATCH + 3)]
+    store.write(spans)
+    spec = _historic("background").to_dict()
+    task = tasks.create(TaskSpec.from_dict({**spec, "mode": "continuous"}))
+    runner = TaskRunner(store, tasks=tasks, judge_factory=_factory(server), poll_interval_s=0.05)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 30
+        while tasks.status(task.id).counts.get("scored", 0) < len(spans):
+            assert time.monotonic() < deadline, tasks.status(task.id).counts
+            time.sleep(0.05)
+    finally:
+        runner.stop()
+    assert responder.released_by_later_batch is True
+    assert responder.spans == Counter(range(len(spans)))
+    assert tasks.status(task.id).counts == {"scored": len(spans)}
 
 
 def test_run_and_run_once_work_inside_a_running_event_loop(

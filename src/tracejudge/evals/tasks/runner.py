@@ -334,10 +334,8 @@ class TaskRunner:
             elif not self._keep_lease(task_id):
                 self._held.discard(task_id)
                 return False
-            prepared = self._prepared.get(task_id)
-            judges = prepared is not None and any(b.is_judge for b in prepared.evaluators)
-            stretch = min(_STRETCH_S, self.lease_s / 4) if judges else 0.0
-            report = self._stream(task_id, time.monotonic() + stretch)
+            now = time.monotonic()
+            report = self._stream(task_id, now, judge_deadline=now + self._stretch_s)
             if report.busy:  # the lease was lost (expired and taken): ask for it again
                 self._held.discard(task_id)
                 self._lease_until.pop(task_id, None)
@@ -381,9 +379,17 @@ class TaskRunner:
         plan = self._plan(task_id, ())
         return RunReport(idle=True) if plan is None else self._finish(plan)
 
-    def _stream(self, task_id: str, deadline: float | None) -> RunReport:
+    @property
+    def _stretch_s(self) -> float:
+        return min(_STRETCH_S, self.lease_s / 4)
+
+    def _stream(
+        self, task_id: str, deadline: float | None, *, judge_deadline: float | None = None
+    ) -> RunReport:
         """Batches of a task whose lease this runner holds, until idle, the lease is lost
-        or ``deadline`` (monotonic) passes.
+        or ``deadline`` (monotonic) passes — ``judge_deadline`` instead, if given, after
+        a batch with judge calls (the background loop streams those for a while, but
+        moves on after one batch of a task with code evaluators only).
 
         Judge calls stream: while one batch's calls are in flight the next batch is
         picked, prepared and queued on the same ``concurrency`` slots, and a finished
@@ -413,7 +419,11 @@ class TaskRunner:
                     planning = plan.more_work
                 if not pending:
                     return total + RunReport(idle=True)
-                report = self._finish(pending.popleft())
+                head = pending.popleft()
+                report = self._finish(head)
+                limit = deadline
+                if judge_deadline is not None and head.judging is not None:
+                    limit = judge_deadline
                 total = total + report
                 if report.busy:
                     planning, stopped = False, True
@@ -421,7 +431,7 @@ class TaskRunner:
                 elif report.idle:
                     planning = False
                     stopped = stopped or bool(pending)
-                elif deadline is not None and time.monotonic() >= deadline:
+                elif limit is not None and time.monotonic() >= limit:
                     planning = False
                 elif planning and not self._keep_lease(task_id):
                     planning, stopped = False, True
