@@ -216,10 +216,14 @@ def demo(
     if stats:
         console.print(_pass_rate_table(stats))
     if run.tasks:
-        from tracejudge.task_cli import task_outcomes_table
+        from tracejudge.demo.tasks import GROUNDEDNESS_NOTE
+        from tracejudge.task_cli import task_outcome_notes, task_outcomes_table
 
         title = "Eval tasks over the stored traces (outcomes per span and evaluator)"
         console.print(task_outcomes_table(run.tasks, title=title))
+        for line in task_outcome_notes(run.tasks):
+            console.print(line, highlight=False)
+        console.print(f"[dim]{escape(GROUNDEDNESS_NOTE)}[/]", highlight=False)
     for ev in [e for e in run.evaluations if e.label == "fail"][:3]:
         why = escape(ev.explanation or "")
         console.print(f"[red]{escape(ev.name)} failed[/] on trace {ev.trace_id}: {why}")

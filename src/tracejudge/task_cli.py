@@ -33,6 +33,7 @@ __all__ = [
     "parse_evaluator_options",
     "status_view",
     "task_app",
+    "task_outcome_notes",
     "task_outcomes_table",
     "tasks_table",
 ]
@@ -222,30 +223,54 @@ def outcome_counts_table(status: TaskStatus, *, title: str | None = None) -> Tab
     return table
 
 
+# The outcome columns of task_outcomes_table; over_limit and retrying join when non-zero.
+_SUMMARY_OUTCOMES = ("scored", "filtered", "sampled_out", "failed")
+
+
+def _rates(status: TaskStatus) -> str:
+    """The pass rate of a one-evaluator task, else ``name rate`` per evaluator."""
+
+    def rate(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0%}"
+
+    if len(status.evaluators) == 1:
+        return rate(status.evaluators[0].pass_rate)
+    return ", ".join(f"{e.name} {rate(e.pass_rate)}" for e in status.evaluators)
+
+
 def task_outcomes_table(statuses: Sequence[TaskStatus], *, title: str) -> Table:
-    """One row per task: its filter, outcome counts and per-evaluator pass rates (what
-    ``tracejudge demo`` prints for its eval tasks)."""
+    """One row per task: outcome counts and pass rate (what ``tracejudge demo`` prints).
+
+    Fits 80 columns: the filter, evaluators and state go in :func:`task_outcome_notes`.
+    """
     table = Table(title=title, title_justify="left")
-    table.add_column("task")
-    table.add_column("filter", overflow="fold")
-    for name in OUTCOME_ORDER:
+    table.add_column("task", overflow="fold")
+    outcomes = [*_SUMMARY_OUTCOMES]
+    for extra in ("over_limit", "retrying"):
+        if any(st.counts.get(extra) for st in statuses):
+            outcomes.insert(-1, extra)
+    for name in outcomes:
         style = _OUTCOME_STYLE.get(name)
-        table.add_column(f"[{style}]{name}[/]" if style else name, justify="right")
-    table.add_column("pass rate", overflow="fold")
-    table.add_column("state")
+        label = name.replace("_", " ")
+        table.add_column(f"[{style}]{label}[/]" if style else label, justify="right")
+    table.add_column("pass rate", justify="right", overflow="fold")
     for st in statuses:
-        rates = ", ".join(
-            f"{e.name} {'-' if e.pass_rate is None else f'{e.pass_rate:.0%}'}"
-            for e in st.evaluators
-        )
-        table.add_row(
-            escape(st.task.spec.name),
-            escape(st.task.spec.filter or ""),
-            *[f"{st.counts.get(n, 0):,}" for n in OUTCOME_ORDER],
-            escape(rates),
-            st.task.state,
-        )
+        counts = [f"{st.counts.get(n, 0):,}" for n in outcomes]
+        table.add_row(escape(st.task.spec.name), *counts, escape(_rates(st)))
     return table
+
+
+def task_outcome_notes(statuses: Sequence[TaskStatus]) -> list[str]:
+    """A line per task under :func:`task_outcomes_table`: filter, evaluators and state."""
+    lines = []
+    for st in statuses:
+        spec = st.task.spec
+        where = f"filter {spec.filter}" if spec.filter else "every span"
+        lines.append(
+            f"  {escape(spec.name)}: {escape(where)} -> {escape(_evaluator_names(st.task))}"
+            f" ({st.task.state})"
+        )
+    return lines
 
 
 def _evaluators_table(status: TaskStatus) -> Table:

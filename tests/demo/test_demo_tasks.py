@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from tracejudge.cli import app
 from tracejudge.client import Client
 from tracejudge.demo import run_demo
-from tracejudge.demo.tasks import CODE_TASK, GROUNDEDNESS_TASK
+from tracejudge.demo.tasks import CODE_TASK, GROUNDEDNESS_NOTE, GROUNDEDNESS_TASK
 
 
 def _in_half_sample(span_id: str) -> bool:
@@ -68,9 +68,19 @@ def test_demo_command_prints_the_task_outcomes(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app,
         ["demo", "--questions", "2", "--db", str(tmp_path / "d.db")],
-        env={"COLUMNS": "250", "OPENAI_BASE_URL": "", "OPENAI_API_KEY": ""},
+        env={"COLUMNS": "80", "OPENAI_BASE_URL": "", "OPENAI_API_KEY": ""},
     )
     assert result.exit_code == 0, result.output
     assert "Eval tasks over the stored traces" in result.output
-    assert GROUNDEDNESS_TASK in result.output and CODE_TASK in result.output
+    lines = result.output.splitlines()
+    table = lines[lines.index(next(x for x in lines if x.startswith("Eval tasks over"))) + 1 :]
+    table = table[: next(i for i, x in enumerate(table) if x.startswith("└")) + 1]
+    assert all(len(x) <= 80 for x in table), "\n".join(table)
+    header = table[1]
+    for column in ("task", "scored", "filtered", "sampled out", "failed", "pass rate"):
+        assert f" {column} " in header
+    rows = {x.split("│")[1].strip(): x for x in table[3:-1]}
+    assert set(rows) == {GROUNDEDNESS_TASK, CODE_TASK}  # names whole, not folded
+    assert f'  {GROUNDEDNESS_TASK}: filter kind == "AGENT" -> groundedness (paused)' in lines
+    assert GROUNDEDNESS_NOTE in lines  # one line, right under the table and its notes
     assert "tracejudge task list --project demo" in result.output
