@@ -5,6 +5,8 @@ bounded deque and a worker thread exports — and on a full queue it drops the o
 with a warning. We add what it lacks: a ``dropped_spans`` counter users can read, a
 ``force_flush`` that honours its timeout (the SDK's blocks until the export returns), and
 a short default shutdown deadline so an unreachable backend cannot hold up process exit.
+The SDK's flush does not ask the exporter to flush; ours does, so an exporter that commits
+asynchronously (the embedded one) is durable when ``force_flush`` returns True.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import inspect
 import logging
 import threading
+import time
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
@@ -97,12 +100,18 @@ class CaptureSpanProcessor(BatchSpanProcessor):
         super().on_end(span)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Export what is queued; False if that takes longer than ``timeout_millis``."""
-        return call_with_timeout(
-            lambda: super(CaptureSpanProcessor, self).force_flush(timeout_millis),
-            timeout_millis / 1000,
-            "flush",
-        )
+        """Export what is queued and wait for the exporter to finish it (the embedded
+        exporter commits on its own thread); False if that takes longer than
+        ``timeout_millis``."""
+        deadline = time.monotonic() + timeout_millis / 1000
+
+        def flush() -> bool:
+            if not super(CaptureSpanProcessor, self).force_flush(timeout_millis):
+                return False
+            remaining_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            return bool(self.exporter.force_flush(remaining_ms))
+
+        return call_with_timeout(flush, timeout_millis / 1000, "flush")
 
     def shutdown(self) -> None:
         """Flush and stop within ``shutdown_timeout_millis``; spans still queued are lost."""
