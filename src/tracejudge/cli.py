@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from tracejudge.cli_options import DbOption
 from tracejudge.errors import TracejudgeError
 from tracejudge.model import Span, SpanKind, StatusCode, TraceSummary
 
@@ -38,14 +39,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="SQLite file or sqlite:/// URL [default: $TRACEJUDGE_HOME/tracejudge.db]",
-        show_default=False,
-    ),
-]
 _PREVIEW_CHARS = 60
 
 

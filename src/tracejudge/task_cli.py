@@ -23,6 +23,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tracejudge.cli_options import DbOption
+
 if TYPE_CHECKING:
     from tracejudge.client import Client
     from tracejudge.evals.tasks import EvalTask, TaskSpec, TaskStatus
@@ -44,14 +46,6 @@ task_app = typer.Typer(
     no_args_is_help=True,
 )
 
-_DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="SQLite file or sqlite:/// URL [default: $TRACEJUDGE_HOME/tracejudge.db]",
-        show_default=False,
-    ),
-]
 _UrlOption = Annotated[
     str | None,
     typer.Option(
@@ -402,7 +396,7 @@ def task_create(
     judge_concurrency: Annotated[
         int | None, typer.Option(min=1, help="Judge calls at once")
     ] = None,
-    db: _DbOption = None,
+    db: DbOption = None,
     url: _UrlOption = None,
     api_key: _KeyOption = None,
 ) -> None:
@@ -460,7 +454,7 @@ def task_list(
         str | None, typer.Option("--project", "-p", help="Only this project's tasks")
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include deleted tasks")] = False,
-    db: _DbOption = None,
+    db: DbOption = None,
     url: _UrlOption = None,
     api_key: _KeyOption = None,
 ) -> None:
@@ -483,7 +477,7 @@ def task_status(
         bool, typer.Option("--watch", "-w", help="Progress bar until the task stops")
     ] = False,
     outcomes: Annotated[int, typer.Option(min=0, help="Show this many recent run-log rows")] = 0,
-    db: _DbOption = None,
+    db: DbOption = None,
     url: _UrlOption = None,
     api_key: _KeyOption = None,
 ) -> None:
@@ -512,7 +506,7 @@ def task_run(
     timeout: Annotated[
         float | None, typer.Option(min=0, help="Stop after this many seconds", show_default=False)
     ] = None,
-    db: _DbOption = None,
+    db: DbOption = None,
 ) -> None:
     """Run a task here until it has nothing left to do (no server needed), with a
     progress bar; a continuous task stops once it has caught up."""
@@ -567,7 +561,7 @@ def _set_state(
 def task_pause(
     task: _TaskArg,
     project: _ProjectOption = None,
-    db: _DbOption = None,
+    db: DbOption = None,
     url: _UrlOption = None,
     api_key: _KeyOption = None,
 ) -> None:
@@ -579,7 +573,7 @@ def task_pause(
 def task_resume(
     task: _TaskArg,
     project: _ProjectOption = None,
-    db: _DbOption = None,
+    db: DbOption = None,
     url: _UrlOption = None,
     api_key: _KeyOption = None,
 ) -> None:
@@ -591,7 +585,7 @@ def task_resume(
 def task_delete(
     task: _TaskArg,
     project: _ProjectOption = None,
-    db: _DbOption = None,
+    db: DbOption = None,
     url: _UrlOption = None,
     api_key: _KeyOption = None,
 ) -> None:
@@ -608,7 +602,7 @@ def task_apply(
         str | None,
         typer.Option("--project", "-p", help="Project of tasks that name none"),
     ] = None,
-    db: _DbOption = None,
+    db: DbOption = None,
     url: _UrlOption = None,
     api_key: _KeyOption = None,
 ) -> None:

@@ -17,19 +17,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tracejudge.cli_options import DbOption
 from tracejudge.server.settings import DEFAULT_HOST, DEFAULT_PORT, Settings, is_loopback_host
 from tracejudge.store.keys import SQLiteKeyStore
 
 __all__ = ["APP_FACTORY", "keys_app", "serve_command"]
-
-_DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help="SQLite file or sqlite:/// URL [default: $TRACEJUDGE_HOME/tracejudge.db]",
-        show_default=False,
-    ),
-]
 
 APP_FACTORY = "tracejudge.server.app:app_from_env"
 _PROCESS_ENV = "TRACEJUDGE_TASK_WORKER_PROCESS"
@@ -56,7 +48,7 @@ def _key_store(db: str | None) -> Iterator[SQLiteKeyStore]:
 
 
 def serve_command(
-    db: _DbOption = None,
+    db: DbOption = None,
     host: Annotated[str, typer.Option(help="Interface to bind")] = DEFAULT_HOST,
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port")] = DEFAULT_PORT,
     workers: Annotated[
@@ -150,7 +142,7 @@ def serve_command(
 def keys_create(
     project: Annotated[str, typer.Option("--project", "-p", help="The key's project")],
     name: Annotated[str | None, typer.Option(help="A note to recognise the key by")] = None,
-    db: _DbOption = None,
+    db: DbOption = None,
 ) -> None:
     """Create a key for PROJECT and print it; it is shown this once only."""
     with _key_store(db) as keys:
@@ -165,7 +157,7 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(
     project: Annotated[str | None, typer.Option("--project", "-p")] = None,
-    db: _DbOption = None,
+    db: DbOption = None,
 ) -> None:
     """List keys (never their secrets)."""
     with _key_store(db) as keys:
@@ -184,7 +176,7 @@ def keys_list(
 @keys_app.command("revoke")
 def keys_revoke(
     key: Annotated[str, typer.Argument(help="The key's id or its displayed prefix (tj_...)")],
-    db: _DbOption = None,
+    db: DbOption = None,
 ) -> None:
     """Revoke a key: requests with it are refused from the next request on."""
     with _key_store(db) as keys:
