@@ -26,6 +26,7 @@ deterministic (:func:`task_evaluation_id`), so even a replayed batch inserts not
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import hashlib
 import operator
 import os
@@ -166,10 +167,22 @@ _SEQS_OF_SPAN = (
     "SELECT s.ingest_seq FROM b JOIN spans AS s ON s.span_bucket = b.n AND s.span_id = ?"
 )
 
-# A span as evaluators see it: every column but the JSON that no input path reads.
+# A span as evaluators see it: every column but the JSON that no input path reads, selected
+# in Span's field order (NULL for the unread ones) so a row becomes a Span positionally.
 _UNREAD_SPAN_COLUMNS = frozenset({"events", "links", "resource", "scope"})
-_EVAL_SPAN_COLUMNS = tuple(c for c in SPAN_COLUMNS if c not in _UNREAD_SPAN_COLUMNS)
-_SELECT_EVAL_SPANS = f"SELECT {', '.join(_EVAL_SPAN_COLUMNS)} FROM spans WHERE ingest_seq IN "
+_SPAN_FIELDS = tuple(f.name for f in dataclasses.fields(Span))
+assert set(_SPAN_FIELDS) == set(SPAN_COLUMNS)  # a Span field without a column is a bug
+_SELECT_EVAL_SPANS = "SELECT {} FROM spans WHERE ingest_seq IN ".format(
+    ", ".join("NULL" if f in _UNREAD_SPAN_COLUMNS else f for f in _SPAN_FIELDS)
+)
+_EVAL_ATTRIBUTES = _SPAN_FIELDS.index("attributes")
+_EVAL_TAGS = _SPAN_FIELDS.index("tags")
+_EVAL_SEQ = _SPAN_FIELDS.index("ingest_seq")
+_EVAL_UNREAD = tuple(
+    (i, (list if f in ("events", "links") else dict))
+    for i, f in enumerate(_SPAN_FIELDS)
+    if f in _UNREAD_SPAN_COLUMNS
+)
 _SEQS_PER_READ = 500  # bound parameters per IN (...) read
 
 ApplyResult = Literal["created", "updated", "unchanged"]
@@ -724,10 +737,12 @@ class SQLiteTaskStore:
                 chunk = wanted[i : i + _SEQS_PER_READ]
                 sql = _SELECT_EVAL_SPANS + f"({', '.join('?' * len(chunk))})"
                 for row in conn.execute(sql, chunk):
-                    values = dict(zip(_EVAL_SPAN_COLUMNS, row, strict=True))
-                    values["attributes"] = orjson.loads(values["attributes"])
-                    values["tags"] = tuple(orjson.loads(values["tags"]))
-                    spans[row[0]] = Span(**values)
+                    values = list(row)
+                    values[_EVAL_ATTRIBUTES] = orjson.loads(values[_EVAL_ATTRIBUTES])
+                    values[_EVAL_TAGS] = tuple(orjson.loads(values[_EVAL_TAGS]))
+                    for i, empty in _EVAL_UNREAD:
+                        values[i] = empty()
+                    spans[row[_EVAL_SEQ]] = Span(*values)
         return spans
 
     def trace_last_ingested_ns(self, trace_id: str) -> int | None:
