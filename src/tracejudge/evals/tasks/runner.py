@@ -10,9 +10,18 @@ One batch of one task (:meth:`TaskRunner.run_once`):
    new span for ``trace_idle_s``;
 3. decide each span: filter (compiled SQL over the batch's range), deterministic sample,
    ``max_spans``, the rate cap; run the evaluators of admitted spans (code evaluators
-   inline, LLM judges concurrently on asyncio with the task's ``concurrency``);
+   inline, LLM judges concurrently with the task's ``concurrency`` on the runner's own
+   event loop thread, :class:`.loop.LoopThread`, so a caller inside a running loop —
+   Jupyter, Playwright's sync API — works too);
 4. commit evaluations (``source="task"``, deterministic ids), outcomes, counters and the
    new cursor in one short transaction guarded by the lease and the old cursor.
+
+Running until idle (and in the background loop, for a few seconds per pass) judge calls
+*stream*: while one batch's calls are in flight the next batch is picked and queued on
+the same ``concurrency`` slots, and a finished batch is committed while the next one's
+calls run. Batches still commit one at a time in cursor order, each guarded by the cursor
+the one before it left, and a batch never picks a retry that an earlier one still works
+on, so every guarantee of a single batch holds.
 
 Step 3's evaluating and recording is :mod:`.execute`. Evaluators run outside any
 transaction, and every read uses connections of this runner's thread, so ingestion is
