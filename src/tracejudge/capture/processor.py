@@ -5,8 +5,8 @@ bounded deque and a worker thread exports — and on a full queue it drops the o
 with a warning. We add what it lacks: a ``dropped_spans`` counter users can read, a
 ``force_flush`` that honours its timeout (the SDK's blocks until the export returns), and
 a short default shutdown deadline so an unreachable backend cannot hold up process exit.
-The SDK's flush does not ask the exporter to flush; ours does, so an exporter that commits
-asynchronously (the embedded one) is durable when ``force_flush`` returns True.
+The SDK's flush does not ask the exporter to flush (the OTel spec says it should); ours
+does, so an exporter that buffers or writes asynchronously is done when it returns True.
 """
 
 from __future__ import annotations
@@ -100,9 +100,8 @@ class CaptureSpanProcessor(BatchSpanProcessor):
         super().on_end(span)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Export what is queued and wait for the exporter to finish it (the embedded
-        exporter commits on its own thread); False if that takes longer than
-        ``timeout_millis``."""
+        """Export what is queued, then ``force_flush`` the exporter; False if that takes
+        longer than ``timeout_millis``."""
         deadline = time.monotonic() + timeout_millis / 1000
 
         def flush() -> bool:

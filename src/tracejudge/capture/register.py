@@ -52,10 +52,8 @@ def _exporter(
     db: str | os.PathLike[str] | None,
     endpoint: str | None,
     api_key: str | None,
-    batch: bool,
 ) -> SpanExporter:
-    """OTLP when ``endpoint`` is given, else the embedded store (opened lazily; commits
-    pipelined on its own thread behind the batch processor, in ``export`` without it)."""
+    """OTLP when ``endpoint`` is given, else the embedded store (opened lazily)."""
     if endpoint is not None:
         from tracejudge.capture.otlp import otlp_exporter
 
@@ -67,7 +65,7 @@ def _exporter(
     path = resolve_sqlite_path(db)
     if not path.parent.is_dir():
         raise ConfigurationError(f"db: directory {str(path.parent)!r} does not exist")
-    return EmbeddedSpanExporter(project, db=db, pipelined=batch)
+    return EmbeddedSpanExporter(project, db=db)
 
 
 def register(
@@ -125,7 +123,7 @@ def register(
     if redact is not None and not callable(redact):
         raise ConfigurationError(f"redact: expected a callable str -> str, got {redact!r}")
 
-    exporter = span_exporter or _exporter(project, db, endpoint, api_key, batch)
+    exporter = span_exporter or _exporter(project, db, endpoint, api_key)
     if redact is not None:
         exporter = RedactingSpanExporter(exporter, redact)
     processor: SpanProcessor
