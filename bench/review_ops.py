@@ -23,13 +23,12 @@ import argparse
 import random
 import sqlite3
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from store_read import PROJECT, _build, _count, _percentiles, _report
+from store_read import PROJECT, _count, _percentiles, _report, bench_store
 
 from tracejudge.store.review import SQLiteReviewStore
 
@@ -52,15 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--annotations", type=int, default=2000)
     args = parser.parse_args(argv)
 
-    tmp = None
-    if args.db is None:
-        tmp = tempfile.TemporaryDirectory()
-        path = Path(tmp.name) / "review_bench.db"
-    else:
-        path = args.db
-    try:
-        if _count(path) < args.spans:
-            _build(path, args.spans)
+    with bench_store(args.db, args.spans, "review_bench.db") as path:
         from tracejudge.store import open_store
 
         open_store(path).close()  # migrate a file built before the review tables existed
@@ -108,9 +99,6 @@ def main(argv: list[str] | None = None) -> None:
         _report("latest_labels(50 traces)", p50, p99, 10)
         p50, p99 = _percentiles(lambda: review.taxonomy(PROJECT), 50)
         _report(f"taxonomy ({args.annotations:,} labelled)", p50, p99, 100)
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
 
 
 if __name__ == "__main__":

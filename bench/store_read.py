@@ -24,7 +24,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -70,6 +71,25 @@ def _build(path: Path, n_spans: int) -> None:
     print(f"built {written:,} spans in {time.perf_counter() - t0:.0f} s")
 
 
+@contextmanager
+def bench_store(db: Path | None, n_spans: int, name: str) -> Iterator[Path]:
+    """``db`` (else a file ``name`` in a temporary folder, removed afterwards) holding at
+    least ``n_spans`` generated spans: built once, reused while it has enough."""
+    tmp = None
+    if db is None:
+        tmp = tempfile.TemporaryDirectory()
+        path = Path(tmp.name) / name
+    else:
+        path = db
+    try:
+        if _count(path) < n_spans:
+            _build(path, n_spans)
+        yield path
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
 def _sample(raw: sqlite3.Connection, sql: str, n: int, rng: random.Random, k: int) -> list[str]:
     """k ids picked by random rowid in 1..n."""
     return [raw.execute(sql, (rng.randint(1, n),)).fetchone()[0] for _ in range(k)]
@@ -100,15 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--calls", type=int, default=1000)
     args = parser.parse_args(argv)
 
-    tmp = None
-    if args.db is None:
-        tmp = tempfile.TemporaryDirectory()
-        path = Path(tmp.name) / "read_bench.db"
-    else:
-        path = args.db
-    try:
-        if _count(path) < args.spans:
-            _build(path, args.spans)
+    with bench_store(args.db, args.spans, "read_bench.db") as path:
         raw = sqlite3.connect(path)
         raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         n_spans = raw.execute("SELECT count(*) FROM spans").fetchone()[0]
@@ -154,9 +166,6 @@ def main(argv: list[str] | None = None) -> None:
 
             p50, p99 = _percentiles(next_page, 200)
             _report("Client.traces paging 200 pages deep", p50, p99, 30)
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ import re
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -33,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fastapi.testclient import TestClient
-from store_read import PROJECT, _build, _count
+from store_read import PROJECT, bench_store
 
 from tracejudge.model import Evaluation, Span
 from tracejudge.server.app import create_app
@@ -167,15 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--calls", type=int, default=200)
     args = parser.parse_args(argv)
 
-    tmp = None
-    if args.db is None:
-        tmp = tempfile.TemporaryDirectory()
-        path = Path(tmp.name) / "ui_bench.db"
-    else:
-        path = args.db
-    try:
-        if _count(path) < args.spans:
-            _build(path, args.spans)
+    with bench_store(args.db, args.spans, "ui_bench.db") as path:
         _add_evaluations(path)
         _big_trace(path)
         raw = sqlite3.connect(path)
@@ -235,9 +226,6 @@ def main(argv: list[str] | None = None) -> None:
                 p50, p99 = _percentiles(lambda p=path, h=headers: _get(client, p(), h), args.calls)
                 _report(label, p50, p99, target, stated)
         store.close()
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
 
 
 if __name__ == "__main__":
