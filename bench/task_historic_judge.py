@@ -13,7 +13,8 @@ verdict parsing, writing evaluations and outcomes, advancing the cursor.
 A small warm-up task runs first (connection pool, imports); after it the start-up objects
 are frozen out of the garbage collector, as ``bench/judge_throughput.py`` explains.
 
-    python bench/task_historic_judge.py [--spans 1600] [--concurrency 32] [--latency 0.2] [--repeat 3]
+    python bench/task_historic_judge.py [--spans 1600] [--concurrency 32] \
+        [--latency 0.2] [--repeat 3]
 
 Target (issue 4): >= 90% of the ceiling (>= 144 evaluations/s with the defaults).
 """
