@@ -2,7 +2,8 @@
 
 Every check is on (no 5xx, responses match their documented schemas and statuses, auth
 is enforced: an API key exists, so requests without it must get 401). Bounded to a fixed
-number of examples per operation with a fixed seed (~1 minute on the 2-core machine).
+number of examples per operation with a fixed seed: ~45 s alone on the 2-core machine, but
+seen near 4 minutes late in a full CI run, hence the generous time limits.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from tests.server.conftest import PROTOBUF, llm_trace, make_request, run_server
 
 from tracejudge.store import open_store
@@ -21,6 +23,7 @@ from tracejudge.store.keys import SQLiteKeyStore
 EXAMPLES_PER_OPERATION = 60
 
 
+@pytest.mark.timeout(660)
 def test_schemathesis_finds_no_server_errors(tmp_path: Path) -> None:
     st = shutil.which("st") or str(Path(sys.executable).parent / "st")
     store = open_store(tmp_path / "fuzz.db")
@@ -57,7 +60,7 @@ def test_schemathesis_finds_no_server_errors(tmp_path: Path) -> None:
                 ],
                 capture_output=True,
                 text=True,
-                timeout=240,
+                timeout=600,
             )
     finally:
         store.close()
