@@ -228,6 +228,10 @@ def demo(
     console.print(f"List them with: tracejudge traces --project {run.project}{db_arg}")
     if run.tasks:
         console.print(f"Eval tasks: tracejudge task list --project {run.project}{db_arg}")
+    console.print(
+        f"Review and label them: tracejudge serve{db_arg}, then open "
+        f"http://127.0.0.1:6464/projects/{run.project}/traces"
+    )
     if run.failed:
         raise typer.Exit(1)
 
