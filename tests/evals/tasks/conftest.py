@@ -74,21 +74,28 @@ def judge(judge_server: OpenAIServer) -> Iterator[OpenAIServer]:
     judge_server.latency_s = 0.0
 
 
-@pytest.fixture
-def judge_factory(judge: OpenAIServer) -> Callable[[JudgeSettings], Judge]:
-    """Judges on the test server, no client-side retries (the runner's retries are tested)."""
+def judge_factory_for(
+    server: OpenAIServer, *, timeout_s: float = 5
+) -> Callable[[JudgeSettings], Judge]:
+    """Judges on ``server``, no client-side retries (the runner's retries are tested)."""
 
     def build(settings: JudgeSettings) -> Judge:
         return Judge(
             model="judge-model",
-            base_url=judge.base_url,
+            base_url=server.base_url,
             api_key="test",
-            timeout_s=5,
+            timeout_s=timeout_s,
             max_retries=0,
             concurrency=settings.concurrency,
         )
 
     return build
+
+
+@pytest.fixture
+def judge_factory(judge: OpenAIServer) -> Callable[[JudgeSettings], Judge]:
+    """Judges on the shared test server."""
+    return judge_factory_for(judge)
 
 
 @pytest.fixture

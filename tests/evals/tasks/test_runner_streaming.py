@@ -28,7 +28,7 @@ from tracejudge.store.sqlite import SQLiteStore
 from tracejudge.store.tasks import SQLiteTaskStore
 from tracejudge.testing import OpenAIServer, Reply
 
-from .conftest import make_span
+from .conftest import judge_factory_for, make_span
 
 _ANSWER = re.compile(r"answer (\d+) is")
 _CONCURRENCY = 4
@@ -69,17 +69,7 @@ def holding_judge() -> Iterator[tuple[OpenAIServer, _HoldLastOfFirstBatch]]:
 
 
 def _factory(server: OpenAIServer) -> Callable[[JudgeSettings], Judge]:
-    def build(settings: JudgeSettings) -> Judge:
-        return Judge(
-            model="judge-model",
-            base_url=server.base_url,
-            api_key="test",
-            timeout_s=10,
-            max_retries=0,
-            concurrency=settings.concurrency,
-        )
-
-    return build
+    return judge_factory_for(server, timeout_s=10)
 
 
 def _historic(name: str) -> TaskSpec:
