@@ -243,3 +243,18 @@ def test_write_normalized_uses_plain_write_on_stores_without_prepared_rows(
         assert store.verify().ok
     finally:
         store.close()
+
+
+def test_start_brings_every_worker_up_before_any_request() -> None:
+    with IngestPool(workers=2) as pool:
+        assert pool._executor is None  # lazily: nothing runs before start or submit
+        pool.start()
+        executor = pool._executor
+        assert executor is not None
+        pids = sorted(executor._processes)  # type: ignore[attr-defined]
+        assert len(pids) == 2
+        for pid in pids:
+            os.kill(pid, 0)  # alive
+        pool.start()  # idempotent: the same workers
+        assert sorted(executor._processes) == pids  # type: ignore[attr-defined]
+        assert pool.submit(_bodies(1)[0], content_type=PB).result(30).spans == 6

@@ -4,6 +4,7 @@ scoring spans that arrive over OTLP."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,10 @@ from tests.server.conftest import (
 )
 
 from tracejudge.server.settings import Settings
+from tracejudge.server.task_worker import task_worker
 from tracejudge.store import open_store
 from tracejudge.store.keys import SQLiteKeyStore
+from tracejudge.store.tasks import SQLiteTaskStore
 
 LATENCY = "latency_budget(max_ms=2000)"
 LLM_TASK: dict[str, Any] = {
@@ -233,5 +236,21 @@ def test_worker_in_a_child_process_scores_too(tmp_path: Path) -> None:
                 ),
                 timeout=30,
             )
+    finally:
+        store.close()
+
+
+def test_the_worker_process_is_up_before_the_server_takes_requests(tmp_path: Path) -> None:
+    """The lifespan waits for the child's start-up (imports, runner) instead of letting
+    it compete with the first requests for the CPU."""
+    store = open_store(tmp_path / "ready.db")
+
+    async def started() -> tuple[bool, bool]:
+        settings = Settings(task_worker_process=True)
+        async with task_worker(store, SQLiteTaskStore(store.path), settings) as process:
+            return process._tracejudge_ready.is_set(), process.is_alive()
+
+    try:
+        assert asyncio.run(started()) == (True, True)
     finally:
         store.close()

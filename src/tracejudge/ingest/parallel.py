@@ -104,6 +104,11 @@ def _prepare_marshalled(*args: Any) -> bytes:
     )
 
 
+def _ready() -> bool:
+    """A no-op task: returns once a worker is up (see :meth:`IngestPool.start`)."""
+    return True
+
+
 def _unmarshal(data: bytes) -> PreparedPayload:
     span_rows, eval_rows, deltas, spans, projects = marshal.loads(data)
     return PreparedPayload(PreparedWrite(span_rows, eval_rows, deltas), spans, projects)
@@ -195,6 +200,17 @@ class IngestPool:
                     self.workers, mp_context=_context(), initializer=_init_worker
                 )
             return self._executor
+
+    def start(self) -> None:
+        """Start every worker now and wait until each has run a task.
+
+        A server calls this before it accepts requests: otherwise the first export pays
+        the worker start-up (forkserver, imports: ~0.5 s of CPU on this machine) while it
+        waits, and that start-up competes with the first requests for the cores.
+        """
+        executor = self._running()
+        for future in [executor.submit(_ready) for _ in range(self.workers)]:
+            future.result()
 
     def submit(
         self,

@@ -8,6 +8,7 @@ translated once, here: the REST API answers ``{"detail": ...}`` JSON, the OTLP r
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -21,6 +22,7 @@ from google.rpc.status_pb2 import Status  # type: ignore[import-untyped]
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tracejudge.errors import ConfigurationError, TracejudgeError
+from tracejudge.ingest.parallel import shared_pool
 from tracejudge.keys import KeyStore
 from tracejudge.server.errors import ApiError, status_for
 from tracejudge.server.ingest_queue import IngestQueue
@@ -82,7 +84,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Ready means ready: the decode workers and the task worker (which waits for its
+        # own start) are up before the first request is accepted, not started by it.
+        decoders = asyncio.ensure_future(run_in_threadpool(shared_pool().start))
         async with task_worker(store, tasks, settings):
+            await decoders
             yield
         await run_in_threadpool(queue.close)
 

@@ -16,9 +16,11 @@ parent: if the server dies (even by kill -9) it stops within a second.
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from multiprocessing.synchronize import Event
@@ -32,6 +34,9 @@ from tracejudge.store.base import Store
 __all__ = ["task_worker"]
 
 _STOP_TIMEOUT_S = 10.0
+_READY_TIMEOUT_S = 60.0
+
+logger = logging.getLogger(__name__)
 
 
 @asynccontextmanager
@@ -46,6 +51,7 @@ async def task_worker(store: Store, tasks: Any, settings: Settings) -> AsyncIter
         return
     if settings.task_worker_process:
         process = _start_process(str(store.path), settings)  # type: ignore[attr-defined]
+        await run_in_threadpool(_wait_ready, process)
         try:
             yield process
         finally:
@@ -69,16 +75,29 @@ async def task_worker(store: Store, tasks: Any, settings: Settings) -> AsyncIter
 
 def _start_process(db_path: str, settings: Settings) -> multiprocessing.process.BaseProcess:
     ctx = multiprocessing.get_context("spawn")
-    stop = ctx.Event()
+    stop, ready = ctx.Event(), ctx.Event()
     process = ctx.Process(
         target=_worker_main,
-        args=(db_path, settings, os.getpid(), stop),
+        args=(db_path, settings, os.getpid(), stop, ready),
         name="tracejudge-task-worker",
         daemon=True,
     )
     process.start()
     process._tracejudge_stop = stop  # type: ignore[attr-defined]
+    process._tracejudge_ready = ready  # type: ignore[attr-defined]
     return process
+
+
+def _wait_ready(process: multiprocessing.process.BaseProcess) -> None:
+    """Wait until the child's runner has started (its imports take ~2 s of CPU), so that
+    start-up is over before the server accepts requests rather than competing with them.
+    A child that dies or hangs in start-up is logged, not fatal: ingestion goes on."""
+    ready = process._tracejudge_ready  # type: ignore[attr-defined]
+    deadline = time.monotonic() + _READY_TIMEOUT_S
+    while not ready.wait(0.1):
+        if not process.is_alive() or time.monotonic() > deadline:
+            logger.warning("the eval-task worker did not start (exit code %s)", process.exitcode)
+            return
 
 
 def _stop_process(process: multiprocessing.process.BaseProcess) -> None:
@@ -90,7 +109,7 @@ def _stop_process(process: multiprocessing.process.BaseProcess) -> None:
         process.join(5)
 
 
-def _worker_main(db_path: str, settings: Settings, parent: int, stop: Event) -> None:
+def _worker_main(db_path: str, settings: Settings, parent: int, stop: Event, ready: Event) -> None:
     """The child process: a runner thread until ``stop`` is set or the parent is gone."""
     # Ctrl-C in a terminal reaches the whole process group: the server decides when we stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -109,6 +128,7 @@ def _worker_main(db_path: str, settings: Settings, parent: int, stop: Event) -> 
         lease_s=settings.task_lease_s,
     )
     runner.start()
+    ready.set()
     try:
         while not stop.wait(1.0):
             if os.getppid() != parent:  # the server died (kill -9): do not outlive it
