@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import gc
 import marshal
 import multiprocessing
@@ -47,6 +48,10 @@ __all__ = [
 _WORKER_NICENESS = 10
 _COMMIT_SPANS = 5_000  # spans per transaction when several requests are coalesced
 _AHEAD = 16  # requests submitted to the workers ahead of the writer
+# glibc mallopt parameters (malloc.h) and values for the workers, see _reuse_freed_memory.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_KEEP_FREED_BYTES = 256 << 20
+_MMAP_ABOVE_BYTES = 32 << 20  # glibc's maximum on 64-bit
 
 
 class PreparedStore(Protocol):
@@ -144,6 +149,24 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _reuse_freed_memory() -> None:
+    """Keep freed memory for the next request instead of handing it back to the kernel.
+
+    Every request allocates and frees a few MB (the body, its decoded spans, the rows):
+    with glibc's defaults the large blocks are ``mmap``ed and ``munmap``ed each time and
+    the heap is trimmed, so the kernel zeroes fresh pages for every request -- ~3 us of
+    system time a span on a worker (measured: worker system time 0.17-0.34 s -> 0.06-0.15 s
+    per 50,000 spans). The cost is that a worker's RSS stays at its largest request's
+    working set. Not glibc (no ``mallopt``): nothing to do.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError):
+        return
+    mallopt(_M_TRIM_THRESHOLD, _KEEP_FREED_BYTES)
+    mallopt(_M_MMAP_THRESHOLD, _MMAP_ABOVE_BYTES)
+
+
 def _init_worker() -> None:
     """Worker start-up: yield the CPU to the writer, collect garbage rarely.
 
@@ -153,6 +176,7 @@ def _init_worker() -> None:
     """
     with contextlib.suppress(AttributeError, OSError):  # not on POSIX, or not allowed
         os.nice(_WORKER_NICENESS)
+    _reuse_freed_memory()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
 
