@@ -50,8 +50,8 @@ _COMMIT_SPANS = 5_000  # spans per transaction when several requests are coalesc
 _AHEAD = 16  # requests submitted to the workers ahead of the writer
 # glibc mallopt parameters (malloc.h) and values for the workers, see _reuse_freed_memory.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_KEEP_FREED_BYTES = 256 << 20
-_MMAP_ABOVE_BYTES = 32 << 20  # glibc's maximum on 64-bit
+_KEEP_FREED_BYTES = 64 << 20
+_MMAP_ABOVE_BYTES = 16 << 20
 
 
 class PreparedStore(Protocol):
@@ -156,8 +156,8 @@ def _reuse_freed_memory() -> None:
     with glibc's defaults the large blocks are ``mmap``ed and ``munmap``ed each time and
     the heap is trimmed, so the kernel zeroes fresh pages for every request -- ~3 us of
     system time a span on a worker (measured: worker system time 0.17-0.34 s -> 0.06-0.15 s
-    per 50,000 spans). The cost is that a worker's RSS stays at its largest request's
-    working set. Not glibc (no ``mallopt``): nothing to do.
+    per 50,000 spans). The cost: a worker holds on to up to 64 MB of freed memory
+    (blocks under 16 MB come from its heap). Not glibc (no ``mallopt``): nothing to do.
     """
     try:
         mallopt = ctypes.CDLL(None).mallopt
