@@ -8,6 +8,8 @@ import httpx
 import pytest
 from tests.server.conftest import PROTOBUF, LiveServer, llm_trace, make_request
 
+from tracejudge.store.keys import SQLiteKeyStore
+
 
 def _bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
@@ -126,3 +128,19 @@ def test_keys_are_stored_hashed(live_server: LiveServer, two_projects) -> None:
     assert "api_keys" in dump
     assert key_a not in dump and key_b not in dump
     assert key_a[3:] not in dump  # not even the secret part
+
+
+def test_a_key_store_sees_keys_changed_by_another_process_at_once(
+    live_server: LiveServer,
+) -> None:
+    """The server's per-thread reading connection stays open between requests; each check
+    must still see what the CLI (another connection) created or revoked just before."""
+    server_side = SQLiteKeyStore(live_server.db_path)
+    assert not server_side.has_active()  # opens this thread's connection
+    record, secret = live_server.keys.create("shop")
+    assert server_side.has_active()
+    verified = server_side.verify(secret)
+    assert verified is not None and verified.id == record.id
+    live_server.keys.revoke(record.id)
+    assert server_side.verify(secret) is None
+    assert not server_side.has_active()
