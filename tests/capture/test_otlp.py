@@ -117,10 +117,11 @@ def test_endpoint_down_never_blocks_or_raises(monkeypatch, caplog) -> None:
             assert greet(str(i)) == f"hello {i}"
             latencies.append(time.perf_counter() - t0)
         # A blocked call would take the whole export timeout (>= 1 s); allow for scheduler
-        # hiccups on a loaded 2-core machine, but not for a stall.
+        # hiccups and GC pauses on a loaded 2-core machine (0.257 s seen once in a full
+        # run), but not for a stall.
         latencies.sort()
         assert latencies[len(latencies) // 2] < 0.005, latencies[len(latencies) // 2]
-        assert latencies[-1] < 0.25, latencies[-1]
+        assert latencies[-1] < 0.5, latencies[-1]
         t0 = time.perf_counter()
         capture.flush(timeout_s=0.5)  # may fail; must come back on time and not raise
         assert time.perf_counter() - t0 < 1.5
