@@ -70,28 +70,30 @@ class SQLiteKeyStore:
             conn = sqlite3.connect(self.path, timeout=self._timeout_s, isolation_level=None)
             conn.execute("PRAGMA query_only = ON")
             self._per_thread.conn = conn
-        try:
+        with self._unmigrated_explained():
             return conn.execute(sql, params).fetchall()
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A short-lived connection; commits on success, rolls back on error."""
+        with (
+            closing(sqlite3.connect(self.path, timeout=self._timeout_s)) as conn,
+            self._unmigrated_explained(),
+            conn,
+        ):
+            yield conn
+
+    @contextmanager
+    def _unmigrated_explained(self) -> Iterator[None]:
+        """A file without the table (not opened by ``open_store``) -> ConfigurationError."""
+        try:
+            yield
         except sqlite3.OperationalError as e:
             if "no such table" in str(e):
                 raise ConfigurationError(
                     f"{self.path} has no api_keys table: open it with open_store() first"
                 ) from e
             raise
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A short-lived connection; commits on success, rolls back on error."""
-        with closing(sqlite3.connect(self.path, timeout=self._timeout_s)) as conn:
-            try:
-                with conn:
-                    yield conn
-            except sqlite3.OperationalError as e:
-                if "no such table" in str(e):
-                    raise ConfigurationError(
-                        f"{self.path} has no api_keys table: open it with open_store() first"
-                    ) from e
-                raise
 
     def create(self, project: str, name: str | None = None) -> tuple[ApiKey, str]:
         if not project:
