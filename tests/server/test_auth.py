@@ -8,6 +8,7 @@ import httpx
 import pytest
 from tests.server.conftest import PROTOBUF, LiveServer, llm_trace, make_request
 
+from tracejudge.errors import ConfigurationError
 from tracejudge.store.keys import SQLiteKeyStore
 
 
@@ -144,3 +145,12 @@ def test_a_key_store_sees_keys_changed_by_another_process_at_once(
     live_server.keys.revoke(record.id)
     assert server_side.verify(secret) is None
     assert not server_side.has_active()
+
+
+def test_a_key_store_on_an_unmigrated_file_says_so(tmp_path) -> None:
+    path = tmp_path / "plain.db"
+    sqlite3.connect(path).close()
+    keys = SQLiteKeyStore(path)
+    for call in (keys.has_active, lambda: keys.create("shop"), keys.list_keys):
+        with pytest.raises(ConfigurationError, match="no api_keys table"):
+            call()
