@@ -10,6 +10,7 @@ from tests.server.conftest import PROTOBUF, LiveServer, llm_trace, make_request
 
 from tracejudge.errors import ConfigurationError
 from tracejudge.store.keys import SQLiteKeyStore
+from tracejudge.store.review import SQLiteReviewStore
 
 
 def _bearer(key: str) -> dict[str, str]:
@@ -147,10 +148,15 @@ def test_a_key_store_sees_keys_changed_by_another_process_at_once(
     assert not server_side.has_active()
 
 
-def test_a_key_store_on_an_unmigrated_file_says_so(tmp_path) -> None:
+def test_stores_on_an_unmigrated_file_say_so(tmp_path) -> None:
     path = tmp_path / "plain.db"
     sqlite3.connect(path).close()
-    keys = SQLiteKeyStore(path)
-    for call in (keys.has_active, lambda: keys.create("shop"), keys.list_keys):
-        with pytest.raises(ConfigurationError, match="no api_keys table"):
+    keys, review = SQLiteKeyStore(path), SQLiteReviewStore(path)
+    for call, what in (
+        (keys.has_active, "api_keys table"),
+        (lambda: keys.create("shop"), "api_keys table"),
+        (keys.list_keys, "api_keys table"),
+        (lambda: review.queues("shop"), "review tables"),
+    ):
+        with pytest.raises(ConfigurationError, match=f"no {what}: open it with open_store"):
             call()

@@ -7,13 +7,33 @@ SDK (the exporter runs on the batch processor's worker thread).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from tracejudge.errors import ConfigurationError
 from tracejudge.model import Evaluation, Span, TraceSummary, WriteResult
 
-__all__ = ["Store", "VerifyReport"]
+__all__ = ["Store", "VerifyReport", "tables_required"]
+
+
+@contextmanager
+def tables_required(path: str, tables: str) -> Iterator[None]:
+    """Turn SQLite's "no such table" into a :class:`ConfigurationError` that says what to do.
+
+    The key, task and review stores open the store's file directly; on a file that
+    ``open_store`` never migrated their first query fails with a bare OperationalError.
+    """
+    try:
+        yield
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e):
+            raise ConfigurationError(
+                f"{path} has no {tables}: open it with open_store() first"
+            ) from e
+        raise
 
 
 @dataclass(frozen=True, slots=True)

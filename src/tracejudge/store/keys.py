@@ -25,6 +25,7 @@ from sqlalchemy import Column, Index, Integer, String, Table, Text
 
 from tracejudge.errors import ConfigurationError, NotFound
 from tracejudge.keys import ApiKey, hash_key, key_matches, lookup_prefix, new_secret
+from tracejudge.store.base import tables_required
 from tracejudge.store.schema import metadata
 
 __all__ = ["SQLiteKeyStore", "api_keys"]
@@ -70,7 +71,7 @@ class SQLiteKeyStore:
             conn = sqlite3.connect(self.path, timeout=self._timeout_s, isolation_level=None)
             conn.execute("PRAGMA query_only = ON")
             self._per_thread.conn = conn
-        with self._unmigrated_explained():
+        with tables_required(self.path, "api_keys table"):
             return conn.execute(sql, params).fetchall()
 
     @contextmanager
@@ -78,22 +79,10 @@ class SQLiteKeyStore:
         """A short-lived connection; commits on success, rolls back on error."""
         with (
             closing(sqlite3.connect(self.path, timeout=self._timeout_s)) as conn,
-            self._unmigrated_explained(),
+            tables_required(self.path, "api_keys table"),
             conn,
         ):
             yield conn
-
-    @contextmanager
-    def _unmigrated_explained(self) -> Iterator[None]:
-        """A file without the table (not opened by ``open_store``) -> ConfigurationError."""
-        try:
-            yield
-        except sqlite3.OperationalError as e:
-            if "no such table" in str(e):
-                raise ConfigurationError(
-                    f"{self.path} has no api_keys table: open it with open_store() first"
-                ) from e
-            raise
 
     def create(self, project: str, name: str | None = None) -> tuple[ApiKey, str]:
         if not project:

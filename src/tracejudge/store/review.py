@@ -48,6 +48,7 @@ from tracejudge.review.queues import (
     sample_items,
 )
 from tracejudge.review.taxonomy import Taxonomy, build_taxonomy
+from tracejudge.store.base import tables_required
 from tracejudge.store.schema import metadata
 
 __all__ = [
@@ -223,24 +224,17 @@ class SQLiteReviewStore:
         """A short-lived connection; with ``write`` the body runs in one BEGIN IMMEDIATE
         transaction (committed on success, rolled back on error)."""
         conn = sqlite3.connect(self.path, timeout=self._timeout_s, isolation_level=None)
-        with closing(conn):
-            try:
-                if write:
-                    conn.execute("BEGIN IMMEDIATE")
-                    try:
-                        yield conn
-                    except BaseException:
-                        conn.execute("ROLLBACK")
-                        raise
-                    conn.execute("COMMIT")
-                else:
+        with closing(conn), tables_required(self.path, "review tables"):
+            if write:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
                     yield conn
-            except sqlite3.OperationalError as e:
-                if "no such table" in str(e):
-                    raise ConfigurationError(
-                        f"{self.path} has no review tables: open it with open_store() first"
-                    ) from e
-                raise
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            else:
+                yield conn
 
     def _now(self) -> int:
         return self._clock()
