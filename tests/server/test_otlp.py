@@ -28,8 +28,10 @@ from tests.server.conftest import (
     run_server,
 )
 
+from tracejudge.ingest.parallel import IngestPool
 from tracejudge.ingest.pipeline import decode_and_normalize
 from tracejudge.model import compute_content_hash
+from tracejudge.server import app as app_module
 from tracejudge.server.settings import Settings
 from tracejudge.store import open_store
 from tracejudge.store.sqlite import SQLiteStore
@@ -383,5 +385,23 @@ def test_too_many_requests_in_flight_is_503_before_reading(db_path: Path) -> Non
             assert reply.startswith(b"HTTP/1.1 200")
             slow.close()
             assert len(store.trace_spans(f"{1:032x}")) == 3
+    finally:
+        store.close()
+
+
+def test_server_starts_and_ingests_when_decode_workers_cannot_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = IngestPool(workers=1)
+    broken.close()  # start() now raises, as a pool that cannot fork would
+    monkeypatch.setattr(app_module, "shared_pool", lambda: broken)
+    store = open_store(tmp_path / "no-workers.db")
+    try:
+        with run_server(store, Settings(task_worker=False)) as url, httpx.Client() as http:
+            assert http.get(url + "/healthz").status_code == 200
+            body = make_request(llm_trace(1))  # small: decoded on the threadpool
+            assert http.post(url + "/v1/traces", content=body, headers=PROTOBUF).status_code == 200
+        assert len(store.list_spans(limit=100)) == len(llm_trace(1))
+        assert "decode workers did not start" in caplog.text
     finally:
         store.close()

@@ -86,7 +86,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Ready means ready: the decode workers and the task worker (which waits for its
         # own start) are up before the first request is accepted, not started by it.
-        decoders = asyncio.ensure_future(run_in_threadpool(shared_pool().start))
+        decoders = asyncio.ensure_future(_start_decoders())
         async with task_worker(store, tasks, settings):
             await decoders
             yield
@@ -116,6 +116,15 @@ def create_app(
     app.add_exception_handler(Exception, _handle_unexpected)
     mount_ui(app)  # after the error handlers: UI paths get HTML error pages
     return app
+
+
+async def _start_decoders() -> None:
+    """Start the ingest decode workers; if they cannot start, say so and serve anyway
+    (the first large export tries again, and answers 503 while it cannot)."""
+    try:
+        await run_in_threadpool(shared_pool().start)
+    except Exception:
+        logger.warning("the ingest decode workers did not start", exc_info=True)
 
 
 def app_from_env() -> FastAPI:
