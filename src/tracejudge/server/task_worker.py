@@ -15,25 +15,22 @@ parent: if the server dies (even by kill -9) it stops within a second.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import multiprocessing
 import os
-import signal
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from multiprocessing.synchronize import Event
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
 
 from tracejudge.server.settings import Settings
+from tracejudge.server.task_child import STOP_TIMEOUT_S, run_worker_process
 from tracejudge.store.base import Store
 
 __all__ = ["task_worker"]
 
-_STOP_TIMEOUT_S = 10.0
 _READY_TIMEOUT_S = 60.0
 
 logger = logging.getLogger(__name__)
@@ -44,7 +41,7 @@ async def task_worker(store: Store, tasks: Any, settings: Settings) -> AsyncIter
     """Run the task worker (when ``settings.task_worker``) inside the ``async with``.
 
     Yields the runner (a thread), the child process, or None when the worker is turned
-    off. Stopping waits up to ``_STOP_TIMEOUT_S`` for the batch in progress to commit.
+    off. Stopping waits up to ``STOP_TIMEOUT_S`` for the batch in progress to commit.
     """
     if not settings.task_worker:
         yield None
@@ -70,14 +67,14 @@ async def task_worker(store: Store, tasks: Any, settings: Settings) -> AsyncIter
     try:
         yield runner
     finally:
-        await run_in_threadpool(runner.stop, _STOP_TIMEOUT_S)
+        await run_in_threadpool(runner.stop, STOP_TIMEOUT_S)
 
 
 def _start_process(db_path: str, settings: Settings) -> multiprocessing.process.BaseProcess:
     ctx = multiprocessing.get_context("spawn")
     stop, ready = ctx.Event(), ctx.Event()
     process = ctx.Process(
-        target=_worker_main,
+        target=run_worker_process,
         args=(db_path, settings, os.getpid(), stop, ready),
         name="tracejudge-task-worker",
         daemon=True,
@@ -103,36 +100,7 @@ def _wait_ready(process: multiprocessing.process.BaseProcess) -> None:
 def _stop_process(process: multiprocessing.process.BaseProcess) -> None:
     """Ask the worker to stop after its batch; terminate it if it does not in time."""
     process._tracejudge_stop.set()  # type: ignore[attr-defined]
-    process.join(_STOP_TIMEOUT_S)
+    process.join(STOP_TIMEOUT_S)
     if process.is_alive():
         process.terminate()
         process.join(5)
-
-
-def _worker_main(db_path: str, settings: Settings, parent: int, stop: Event, ready: Event) -> None:
-    """The child process: a runner thread until ``stop`` is set or the parent is gone."""
-    # Ctrl-C in a terminal reaches the whole process group: the server decides when we stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(OSError):
-        os.nice(settings.task_worker_nice)
-    from tracejudge.evals.tasks import TaskRunner
-    from tracejudge.store import open_store
-    from tracejudge.store.tasks import SQLiteTaskStore
-
-    store = open_store(db_path)
-    runner = TaskRunner(
-        store,  # type: ignore[arg-type]
-        tasks=SQLiteTaskStore(db_path),
-        batch_size=settings.task_batch_size,
-        poll_interval_s=settings.task_poll_interval_s,
-        lease_s=settings.task_lease_s,
-    )
-    runner.start()
-    ready.set()
-    try:
-        while not stop.wait(1.0):
-            if os.getppid() != parent:  # the server died (kill -9): do not outlive it
-                break
-    finally:
-        runner.stop(_STOP_TIMEOUT_S)
-        store.close()
