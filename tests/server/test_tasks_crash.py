@@ -140,10 +140,14 @@ def test_sigkill_mid_task_scores_every_span_exactly_once(
 
 
 def _children(pid: int) -> list[int]:
-    try:
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
+    """Children started by any of ``pid``'s threads (procfs lists them per thread)."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return children
 
 
 def _running(pid: int) -> bool:
@@ -154,21 +158,28 @@ def _running(pid: int) -> bool:
         return False
 
 
-def test_a_worker_process_does_not_outlive_a_killed_server(
+def _descendants(pid: int) -> list[int]:
+    return [d for c in _children(pid) for d in (c, *_descendants(c))]
+
+
+def test_no_process_of_a_killed_server_outlives_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """kill -9 of ``serve``: its task worker, the decode workers, their forkserver and
+    multiprocessing's resource tracker all end too."""
     monkeypatch.setenv("TRACEJUDGE_TASK_WORKER_PROCESS", "true")
     server = _start_server(tmp_path / "orphan.db", _free_port())
     try:
-        assert wait_for(lambda: bool(_children(server.pid)), 10)
-        workers = [
-            c for c in _children(server.pid)
-            if b"spawn" in Path(f"/proc/{c}/cmdline").read_bytes()
-        ]  # fmt: skip
-        assert workers, "the task worker runs as a child process"
+        # Ready means all of them run: the task worker and 2+ decode workers (grandchildren).
+        assert wait_for(lambda: len(_descendants(server.pid)) >= 5, 10)
+        processes = _descendants(server.pid)
+        command_lines = b" ".join(Path(f"/proc/{p}/cmdline").read_bytes() for p in processes)
+        assert b"spawn" in command_lines and b"forkserver" in command_lines
         os.kill(server.pid, signal.SIGKILL)
         server.wait(10)
-        assert wait_for(lambda: not any(_running(w) for w in workers), 10)
+        assert wait_for(lambda: not any(_running(p) for p in processes), 15), [
+            p for p in processes if _running(p)
+        ]
     finally:
         server.kill()
         server.wait(10)

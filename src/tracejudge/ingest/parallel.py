@@ -19,6 +19,7 @@ import ctypes
 import gc
 import marshal
 import multiprocessing
+import multiprocessing.connection
 import os
 import threading
 from collections import deque
@@ -167,6 +168,26 @@ def _reuse_freed_memory() -> None:
     mallopt(_M_MMAP_THRESHOLD, _MMAP_ABOVE_BYTES)
 
 
+def _exit_with_parent() -> None:
+    """End this worker as soon as the process that started it is gone, even by kill -9.
+
+    A pool worker otherwise waits on its call queue forever (it holds a copy of the
+    queue's write end itself, so it never reads EOF), and it keeps the forkserver alive
+    too: a killed server would leave both behind. ``parent_process().sentinel`` turns
+    readable when the parent dies.
+    """
+    parent = multiprocessing.parent_process()
+    sentinel = parent.sentinel if parent is not None else None
+    if sentinel is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="tracejudge-parent-watch", daemon=True).start()
+
+
 def _init_worker() -> None:
     """Worker start-up: yield the CPU to the writer, collect garbage rarely.
 
@@ -177,6 +198,7 @@ def _init_worker() -> None:
     with contextlib.suppress(AttributeError, OSError):  # not on POSIX, or not allowed
         os.nice(_WORKER_NICENESS)
     _reuse_freed_memory()
+    _exit_with_parent()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
 
