@@ -86,7 +86,7 @@ def _start_process(db_path: str, settings: Settings) -> multiprocessing.process.
 
 
 def _wait_ready(process: multiprocessing.process.BaseProcess) -> None:
-    """Wait until the child's runner has started (its imports take ~2 s of CPU), so that
+    """Wait until the child's runner has started (its imports take ~1 s of CPU), so that
     start-up is over before the server accepts requests rather than competing with them.
     A child that dies or hangs in start-up is logged, not fatal: ingestion goes on."""
     ready = process._tracejudge_ready  # type: ignore[attr-defined]
