@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+from tests.capture.conftest import HeldLock
 
 from tracejudge import capture
 from tracejudge.capture import observe, span, using_session, using_tags
@@ -169,18 +169,6 @@ def test_observe_spans_hash_the_same_on_both_paths(db: Path) -> None:
         assert len(hashes) == 1
 
 
-class _Held:
-    """Another connection holding SQLite's exclusive lock on the database file."""
-
-    def __init__(self, path: Path) -> None:
-        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.conn.execute("BEGIN EXCLUSIVE")
-
-    def release(self) -> None:
-        self.conn.execute("ROLLBACK")
-        self.conn.close()
-
-
 _BUSY_MS = 2000  # how long an export waits on the locked database before it fails
 
 
@@ -190,7 +178,7 @@ def test_locked_store_never_blocks_or_raises_into_the_app(db: Path, caplog) -> N
         "locked", db=db, store_factory=lambda path: SQLiteStore(path, busy_timeout_ms=_BUSY_MS)
     )
     capture.register("locked", span_exporter=exporter, set_global=False)
-    lock = _Held(db)
+    lock = HeldLock(db)
     try:
         latencies = []
         for i in range(300):

@@ -7,7 +7,6 @@ database's exclusive lock longer than the store's busy timeout.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from tests.capture.conftest import HeldLock
 
 from tracejudge import capture
 from tracejudge.capture import span
@@ -54,18 +54,6 @@ def _no_new_threads(before: set[threading.Thread]) -> bool:
     return not (_threads() - before)
 
 
-class _Held:
-    """Another connection holding SQLite's exclusive lock on the database file."""
-
-    def __init__(self, path: Path) -> None:
-        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.conn.execute("BEGIN EXCLUSIVE")
-
-    def release(self) -> None:
-        self.conn.execute("ROLLBACK")
-        self.conn.close()
-
-
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     path = tmp_path / "p.db"
@@ -94,7 +82,7 @@ def test_a_failed_commit_is_logged_counted_and_later_batches_still_written(
     exporter = EmbeddedSpanExporter("p", store=store)
     try:
         assert exporter.export(_spans("first", 5)).name == "SUCCESS"
-        lock = _Held(db)
+        lock = HeldLock(db)
         try:
             with caplog.at_level(logging.WARNING, "tracejudge.capture.exporter"):
                 assert exporter.export(_spans("locked", 5)).name == "FAILURE"  # not raised
@@ -117,7 +105,7 @@ def test_shutdown_waits_for_the_export_in_progress(db: Path) -> None:
         "p", db=db, store_factory=lambda path: SQLiteStore(path, busy_timeout_ms=5000)
     )
     assert exporter.export(_spans("warm", 1)).name == "SUCCESS"  # the store is open
-    lock = _Held(db)
+    lock = HeldLock(db)
     results: list[str] = []
     export = threading.Thread(target=lambda: results.append(exporter.export(_spans("s", 4)).name))
     export.start()
