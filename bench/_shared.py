@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 from types import ModuleType
 
-__all__ = ["DEFAULT_SHARED", "load_generator"]
+__all__ = ["DEFAULT_SHARED", "load_generator", "machine_load"]
 
 DEFAULT_SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "bench"
 
@@ -20,3 +21,8 @@ def load_generator(shared: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def machine_load() -> str:
+    """CPU count and 1-minute load average, printed beside figures that depend on them."""
+    return f"{os.cpu_count()} / {os.getloadavg()[0]:.2f} (1-min average)"

@@ -31,12 +31,13 @@ import contextlib
 import gc
 import json
 import multiprocessing
-import os
 import statistics
 import time
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import Any
+
+from _shared import machine_load
 
 from tracejudge import capture
 from tracejudge.evals.base import EvalResult
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
         f"concurrency {args.concurrency}, {len(errors)} errors"
     )
     print(f"EVALUATOR spans         : {exporter.count:,} exported")
-    print(f"CPU cores / load        : {os.cpu_count()} / {os.getloadavg()[0]:.2f} (1-min average)")
+    print(f"CPU cores / load        : {machine_load()}")
     print(
         f"GC during the runs      : {pauses.count} collections, {pauses.total_s * 1000:.0f} ms, "
         f"longest {pauses.longest_s * 1000:.0f} ms"

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import sys
 import tempfile
 import time
@@ -31,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _shared import machine_load
 from judge_throughput import judge_server
 
 from tracejudge.evals.tasks import TaskRunner, TaskSpec
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     ceiling = a.concurrency / a.latency
     share = rate / ceiling
     print(f"runs: {', '.join(f'{r:.1f}' for r, _ in runs)} evaluations/s")
-    print(f"CPU cores / load: {os.cpu_count()} / {os.getloadavg()[0]:.2f} (1-min average)")
+    print(f"CPU cores / load: {machine_load()}")
     print(
         f"throughput (median): {rate:.1f} evaluations/s of a {ceiling:.0f}/s ceiling = {share:.1%} "
         f"(target >= {TARGET_SHARE:.0%}, >= {TARGET_SHARE * ceiling:.0f}/s) "

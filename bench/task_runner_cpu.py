@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import sys
 import tempfile
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _shared import DEFAULT_SHARED
+from _shared import DEFAULT_SHARED, machine_load
 from server_ingest import build_workload
 
 from tracejudge.evals.tasks import TaskRunner, TaskSpec
@@ -84,7 +83,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     cpu, wall, considered, scored = best
     per_span = cpu / considered * 1e6
     per_admitted = cpu / max(scored, 1) * 1e6
-    print(f"CPU cores / load: {os.cpu_count()} / {os.getloadavg()[0]:.2f} (1-min average)")
+    print(f"CPU cores / load: {machine_load()}")
     print(
         f"runner CPU (best of {a.rounds}, batch {a.batch_size}): {per_span:.1f} us per span "
         f"considered, {per_admitted:.1f} us per scored span ({considered:,} considered, "
