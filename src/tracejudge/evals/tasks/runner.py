@@ -559,14 +559,14 @@ class TaskRunner:
         rows.extend(settled)
 
         backoff_until = None
-        judge_items_ = [i for i in items if i.judge_called]
-        all_failed = bool(judge_items_) and all(i.judge_error for i in judge_items_)
-        rate_limited = any("rate limited" in (i.judge_error or "") for i in judge_items_)
+        judged = [i for i in items if i.judge_called]
+        all_failed = bool(judged) and all(i.judge_error for i in judged)
+        rate_limited = any("rate limited" in (i.judge_error or "") for i in judged)
         if all_failed or rate_limited:
             self._failures[task_id] += 1
             wait = self.retry_backoff_s * 2 ** (self._failures[task_id] - 1)
             backoff_until = now + int(min(wait, self.max_backoff_s) * _NS)
-        elif judge_items_:
+        elif judged:
             self._failures.pop(task_id, None)
             backoff_until = 0
 
